@@ -1,0 +1,29 @@
+# The README's two commands. Each does all of its own setup on a fresh Linux machine with Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench
+
+run: $(VENV)/.installed  ## install, then run the scheduler, worker and preview on the example project
+	$(BIN)/shortline run
+
+test: $(VENV)/.dev-installed  ## install the dev dependencies, then run the whole test suite and the linters
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/run.py
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed

@@ -1,0 +1,156 @@
+"""schedule.yaml → a typed, validated Config. Errors name the file, line and key.
+
+Secrets are written as `${ENV_VAR}` references and stay references here: they are resolved only
+by the publisher that needs them, so a Config can be printed, logged or stored safely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+
+from . import yamldoc
+from .errors import ConfigError, Problem
+from .model import ChannelType, Lang
+
+ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
+DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone such as 'Asia/Shanghai'") from None
+    return name
+
+
+def _cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr, timezone=dt.UTC)
+    except ValueError as exc:
+        raise ValueError(f"{expr!r} is not a 5-field cron expression ({exc})") from None
+    return expr
+
+
+def _duration(text: object) -> object:
+    if not isinstance(text, str):
+        return text
+    match = DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as '90s', '15m', '6h' or '2d'")
+    return dt.timedelta(seconds=int(match[1]) * DURATION_UNITS[match[2]])
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(_duration)]
+
+
+class CronTriggerConfig(yamldoc.Strict):
+    cron: Annotated[str, AfterValidator(_cron)]
+
+
+class ChannelConfig(yamldoc.Strict):
+    type: ChannelType
+    langs: tuple[Lang, ...] = ("en", "zh")
+    base_url: str | None = None
+    credentials: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("credentials")
+    @classmethod
+    def _env_refs_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, ref in value.items():
+            if not ENV_REF.match(ref):
+                raise ValueError(f"{name}: write secrets as ${{ENV_VAR}} references, never inline")
+        return value
+
+    def secret(self, name: str) -> str | None:
+        """The value of a credential's environment variable, or None when it is unset."""
+        match = ENV_REF.match(self.credentials[name])
+        return os.environ.get(match[1]) if match else None
+
+
+class JobConfig(yamldoc.Strict):
+    facts: str
+    post: str
+    cards: tuple[str, ...] = ()
+    channels: tuple[str, ...]
+    trigger: CronTriggerConfig
+    review: Literal["required", "auto"] = "required"
+    misfire: Literal["skip", "catch_up_once"] = "skip"
+    max_lateness: Duration = dt.timedelta(days=1)
+
+
+class Config(yamldoc.Strict):
+    timezone: Annotated[str, AfterValidator(_timezone)]
+    channels: dict[str, ChannelConfig]
+    jobs: dict[str, JobConfig]
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project's files live; every path the pipeline touches comes from here."""
+
+    root: Path
+
+    @property
+    def schedule(self) -> Path:
+        return self.root / "schedule.yaml"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def media(self) -> Path:
+        return self.var / "media"
+
+    @property
+    def outbox(self) -> Path:
+        return self.var / "outbox"
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("SHORTLINE_DATABASE_URL") or f"sqlite:///{self.var / 'shortline.db'}"
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def load(project: Project) -> Config:
+    """Parse and validate schedule.yaml, including the names jobs use to refer to channels."""
+    document = yamldoc.load(project.schedule, ConfigError)
+    config = document.validate(Config, ConfigError)
+    problems = list(_cross_references(config, document))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _cross_references(config: Config, document: yamldoc.Document) -> list[Problem]:
+    problems = []
+    for job_id, job in config.jobs.items():
+        for index, name in enumerate(job.channels):
+            if name not in config.channels:
+                loc = ("jobs", job_id, "channels", index)
+                known = ", ".join(config.channels)
+                message = f"jobs.{job_id}.channels: no channel named {name!r} (channels: {known})"
+                problems.append(Problem(str(document.path), document.line_of(loc), message))
+    return problems

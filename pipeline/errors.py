@@ -1,0 +1,110 @@
+"""The exception tree. The library raises; the CLI turns these into a message and an exit code.
+
+    PipelineError
+    ├── ConfigError          file, line, key, what was expected
+    ├── FactError            source, line, field
+    ├── ComposeError         template, line, name
+    ├── RenderError
+    │   └── TextDoesNotFit   layout, box, overflow
+    ├── StoreError
+    │   └── InvalidTransition  item, from → to
+    └── PublishError         channel, delivery, response excerpt (secrets masked)
+        ├── TemporaryError   retry later; retry_after in seconds
+        ├── OutcomeUnknown   the request may have gone through
+        ├── AuthError        credentials refused: pause the channel
+        └── ContentRejected  the service refused this content
+
+Every error writes its own message from the thing that failed, so callers never format them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem: `file:line: message` (line 0 when the file as a whole is at fault)."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+class PipelineError(Exception):
+    """Base of every error Shortline raises on purpose."""
+
+
+class LocatedError(PipelineError):
+    """An error made of one or more located problems in an input file."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigError(LocatedError):
+    """schedule.yaml, a template or a project path is wrong."""
+
+
+class FactError(LocatedError):
+    """A fact file is wrong: the problems name the file, line and field."""
+
+
+class ComposeError(LocatedError):
+    """A post template failed: the problem names the template, line and name."""
+
+
+class RenderError(PipelineError):
+    """A card could not be drawn."""
+
+
+class TextDoesNotFit(RenderError):
+    def __init__(self, layout: str, box: str, overflow: str) -> None:
+        self.layout, self.box, self.overflow = layout, box, overflow
+        super().__init__(f"{layout}: text box {box!r} does not fit: {overflow}")
+
+
+class StoreError(PipelineError):
+    """The queue cannot do what was asked."""
+
+
+class NotFound(StoreError):
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"no {kind} with id {ident}")
+
+
+class InvalidTransition(StoreError):
+    def __init__(self, item: str, current: str, target: str) -> None:
+        self.item, self.current, self.target = item, current, target
+        super().__init__(f"{item} is {current}; it cannot become {target}")
+
+
+class PublishError(PipelineError):
+    """A channel refused or failed a delivery."""
+
+    def __init__(self, channel: str, message: str, excerpt: str = "") -> None:
+        self.channel, self.excerpt = channel, excerpt[:2048]
+        super().__init__(f"{channel}: {message}" + (f" ({self.excerpt})" if self.excerpt else ""))
+
+
+class TemporaryError(PublishError):
+    def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(channel, message)
+
+
+class OutcomeUnknown(PublishError):
+    pass
+
+
+class AuthError(PublishError):
+    pass
+
+
+class ContentRejected(PublishError):
+    pass

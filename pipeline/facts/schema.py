@@ -1,0 +1,96 @@
+"""The fact file schema. A fact file looks like this (YAML, or the same shape in JSON):
+
+    subject: {en: Shenyang, zh: 沈阳}
+    source: {name: {en: ..., zh: ...}, date: 2023-02-16, url: https://...}   # default for every fact
+    facts:
+      sister_cities:
+        kind: count                # count | rank | quantity | text | list
+        value: 23                  # an integer or decimal for count, rank and quantity
+        qualifier: more_than       # optional: more_than | at_least | about
+        unit: {en: sister cities, zh: 个国际友好城市}
+        as_of: 2022-12-31          # optional: the date the figure describes
+        source: {...}              # optional: overrides the file's source
+        text: {en: ..., zh: ...}   # optional: how each locale states the fact
+        items: [{en: ..., zh: ...}]  # for kind: list
+
+A localized field may be a plain string, which then stands for every locale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, model_validator
+
+from .. import yamldoc
+from ..errors import FactError
+from ..model import LANGS, Fact, FactSet, Source
+
+
+def _localized(value: object) -> object:
+    return {lang: value for lang in LANGS} if isinstance(value, str) else value
+
+
+Localized = Annotated[dict[Literal["en", "zh"], str], BeforeValidator(_localized)]
+NUMERIC_KINDS = {"count", "rank", "quantity"}
+
+
+class SourceSchema(yamldoc.Strict):
+    name: Localized
+    date: dt.date
+    url: str | None = None
+    publisher: Localized = {}
+
+    def build(self) -> Source:
+        return Source(dict(self.name), self.date, self.url, dict(self.publisher))
+
+
+class FactSchema(yamldoc.Strict):
+    kind: Literal["count", "rank", "quantity", "text", "list"]
+    value: int | Decimal | str | None = None
+    qualifier: Literal["more_than", "at_least", "about"] | None = None
+    unit: Localized = {}
+    as_of: dt.date | None = None
+    source: SourceSchema | None = None
+    text: Localized = {}
+    items: tuple[Localized, ...] = ()
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> FactSchema:
+        if self.kind in NUMERIC_KINDS and (self.value is None or isinstance(self.value, str)):
+            raise ValueError(f"a {self.kind} needs a numeric value (for example 23)")
+        if self.kind == "list" and not self.items:
+            raise ValueError("a list needs items")
+        return self
+
+
+class FactFile(yamldoc.Strict):
+    subject: Localized
+    source: SourceSchema
+    facts: dict[str, FactSchema]
+
+
+def load_document(path: Path) -> FactSet:
+    document = yamldoc.load(path, FactError)
+    parsed = document.validate(FactFile, FactError)
+    default = parsed.source.build()
+    facts = {key: _fact(key, schema, default, document.line_of(("facts", key))) for key, schema in parsed.facts.items()}
+    return FactSet(path=path, subject=dict(parsed.subject), source=default, facts=facts)
+
+
+def _fact(key: str, schema: FactSchema, default: Source, line: int) -> Fact:
+    return Fact(
+        key=key,
+        value=schema.value if schema.value is not None else "",
+        source=schema.source.build() if schema.source else default,
+        kind=schema.kind,
+        unit=dict(schema.unit),
+        qualifier=schema.qualifier,
+        as_of=schema.as_of,
+        text=dict(schema.text),
+        items=tuple(dict(item) for item in schema.items),
+        line=line,
+    )

@@ -1,0 +1,98 @@
+"""The whole pipeline, read left to right: facts → compose → render → queue → publish.
+
+Drivers (the CLI, the scheduler, the preview) build one Runtime and call these functions; no stage
+knows about any driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+
+import jinja2
+
+from . import compose, config, facts, render, templating
+from .clock import Clock
+from .config import Config, JobConfig, Project
+from .errors import ConfigError, Problem
+from .model import Card, FactSet, Variant
+from .publish import Publisher, publisher_for
+from .publish.worker import Worker
+from .store import Store
+
+
+@dataclass
+class Runtime:
+    """Everything a driver needs, built once from a project folder."""
+
+    project: Project
+    config: Config
+    clock: Clock
+
+    @classmethod
+    def load(cls, project: Project, clock: Clock) -> Runtime:
+        return cls(project, config.load(project), clock)
+
+    @cached_property
+    def env(self) -> jinja2.Environment:
+        return templating.environment(self.project.templates.resolve())
+
+    @cached_property
+    def store(self) -> Store:
+        store = Store(self.project.database_url)
+        store.create_tables()
+        return store
+
+    @cached_property
+    def publishers(self) -> dict[str, Publisher]:
+        return {name: publisher_for(name, channel, self.project) for name, channel in self.config.channels.items()}
+
+    def job(self, job_id: str) -> JobConfig:
+        if job_id not in self.config.jobs:
+            known = ", ".join(self.config.jobs)
+            raise ConfigError([Problem(str(self.project.schedule), 0, f"no job named {job_id!r} (jobs: {known})")])
+        return self.config.jobs[job_id]
+
+
+def generate(rt: Runtime, job_id: str) -> list[Variant]:
+    """Compose every channel variant of a job and render its cards, without queueing anything."""
+    job = rt.job(job_id)
+    fact_set = facts.load(rt.project.path(job.facts))
+    variants = compose.compose(rt.env, job, fact_set, rt.config.channels)
+    return attach_cards(rt, job, fact_set, variants)
+
+
+def attach_cards(rt: Runtime, job: JobConfig, fact_set: FactSet, variants: list[Variant]) -> list[Variant]:
+    templates = [render.load_card_template(rt.project.templates / name) for name in job.cards]
+    rendered: dict[tuple[str, tuple[int, int]], tuple[Card, ...]] = {}
+    result = []
+    for variant in variants:
+        size = rt.publishers[variant.channel].limits.card_size
+        key = (variant.lang, size)
+        if key not in rendered:
+            context = compose.context(fact_set, variant.lang)
+            rendered[key] = tuple(_card(rt, t, context, size) for t in templates)
+        result.append(dataclasses.replace(variant, cards=rendered[key]))
+    return result
+
+
+def _card(rt: Runtime, template: render.CardTemplate, context: dict[str, object], size: tuple[int, int]) -> Card:
+    card = render.render_card(template, context, size, rt.project.media, rt.env)
+    return dataclasses.replace(card, path=card.path.resolve().relative_to(rt.project.root.resolve()))
+
+
+def fire(rt: Runtime, job_id: str, fire_time: dt.datetime) -> int | None:
+    """One job fire: generate and queue its post once; None if this fire was already queued."""
+    job = rt.job(job_id)
+    variants = generate(rt, job_id)
+    title = variants[0].text.splitlines()[0] if variants else job_id
+    auto = job.review == "auto"
+    return rt.store.add_post(job_id, fire_time, title, variants, auto_approve=auto, now=rt.clock.now())
+
+
+def publish_due(rt: Runtime) -> Counter[str]:
+    """One publishing pass over every approved, due delivery."""
+    return Worker(rt.store, rt.publishers, rt.clock).run_pass()

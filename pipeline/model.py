@@ -1,0 +1,162 @@
+"""The values that flow through the pipeline: frozen, typed, free of I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+
+ChannelType = Literal[
+    "outbox", "wechat", "weibo", "x", "mastodon", "bluesky", "telegram", "facebook", "linkedin", "webhook"
+]
+
+
+class PostStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a figure was published; names are per locale."""
+
+    name: dict[str, str]
+    date: dt.date
+    url: str | None = None
+    publisher: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One figure or statement, with where it came from and how each locale says it."""
+
+    key: str
+    value: int | Decimal | str
+    source: Source
+    kind: str = "count"
+    unit: dict[str, str] = field(default_factory=dict)
+    qualifier: str | None = None
+    as_of: dt.date | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    items: tuple[dict[str, str], ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class FactSet:
+    path: Path
+    subject: dict[str, str]
+    source: Source
+    facts: dict[str, Fact]
+
+
+@dataclass(frozen=True)
+class Card:
+    """A rendered image: a content-addressed file in the media folder."""
+
+    path: Path
+    width: int
+    height: int
+    alt: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "width": self.width, "height": self.height, "alt": self.alt}
+
+
+@dataclass(frozen=True)
+class Block:
+    """A part of a post: headline, source, run (short lines), paragraph or slogan."""
+
+    kind: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What one channel receives in one language: the exact payload an editor approves."""
+
+    channel: str
+    type: str
+    lang: str
+    text: str
+    cards: tuple[Card, ...] = ()
+    title: str | None = None
+    digest: str | None = None
+    html: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public shape (`generate --json`, the store's payload); article fields only where set."""
+        data = {k: v for k, v in asdict(self).items() if k != "cards" and v is not None}
+        data["cards"] = [card.to_json() for card in self.cards]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Variant:
+        cards = tuple(Card(Path(c["path"]), c["width"], c["height"], c["alt"]) for c in data["cards"])
+        fields = {k: data.get(k) for k in ("title", "digest", "html")}
+        return cls(data["channel"], data["type"], data["lang"], data["text"], cards, **fields)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    remote_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One channel variant (channel × language) on its way out, as the store holds it."""
+
+    id: int
+    post_id: int
+    status: DeliveryStatus
+    attempt: int
+    due_at: dt.datetime
+    variant: Variant
+    remote_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return self.variant.channel
+
+
+@dataclass(frozen=True)
+class Post:
+    """One job fire's output: a title for the queue and a delivery per channel variant."""
+
+    id: int
+    job_id: str
+    fire_time: dt.datetime
+    status: PostStatus
+    title: str
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: dt.datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    delivery_id: int | None

@@ -1,0 +1,67 @@
+"""The outbox channel: each delivery becomes a JSON file plus its images in var/outbox/<channel>/.
+
+Images are written first under their content hash, then the JSON is renamed into place, so a
+reader never sees a delivery whose images are missing; an existing JSON file means "already sent".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..config import ChannelConfig
+from ..model import Delivery, Receipt
+from .base import Publisher
+
+
+class OutboxPublisher(Publisher):
+    type = "outbox"
+    idempotent = True
+
+    def __init__(self, name: str, config: ChannelConfig, root: Path, outbox: Path) -> None:
+        super().__init__(name, config, root)
+        self.folder = outbox / name
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        target = self.folder / f"delivery-{delivery.id}.json"
+        if not target.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            cards = [self._copy_card(card.to_json()) for card in delivery.variant.cards]
+            _write_atomically(target, _document(delivery, cards))
+        return self._receipt(target)
+
+    def reconcile(self, delivery: Delivery) -> Receipt | None:
+        target = self.folder / f"delivery-{delivery.id}.json"
+        return self._receipt(target) if target.exists() else None
+
+    def _copy_card(self, card: dict[str, Any]) -> dict[str, Any]:
+        source = self.root / card["path"]
+        copy = self.folder / source.name
+        if not copy.exists():
+            shutil.copyfile(source, copy)
+        return card | {"path": copy.name}
+
+    def _receipt(self, target: Path) -> Receipt:
+        return Receipt(remote_id=target.stem, url=target.resolve().as_uri())
+
+
+def _document(delivery: Delivery, cards: list[dict[str, Any]]) -> bytes:
+    body = delivery.variant.to_json() | {"cards": cards, "delivery_id": delivery.id, "post_id": delivery.post_id}
+    return json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,105 @@
+"""One worker pass: claim due deliveries, publish each, record exactly one outcome per attempt.
+
+"publishing" is committed (by the claim) before any request leaves; the receipt is committed after.
+A failure that may have reached the service is never re-sent blindly: an idempotent channel
+simply tries again, any other asks `reconcile()` and otherwise parks the delivery as `unknown`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, PublishError, TemporaryError
+from ..model import Delivery, DeliveryStatus
+from ..store import Store
+from .base import Publisher
+
+log = logging.getLogger(__name__)
+D = DeliveryStatus
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base: float = 30.0
+    cap: float = 3600.0
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Capped exponential backoff with full jitter, never sooner than the service asked."""
+        backoff = rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        return max(backoff, retry_after or 0.0)
+
+
+class Worker:
+    def __init__(
+        self, store: Store, publishers: Mapping[str, Publisher], clock: Clock,
+        policy: RetryPolicy = RetryPolicy(), rng: random.Random | None = None,
+    ) -> None:
+        self.store, self.publishers, self.clock, self.policy = store, publishers, clock, policy
+        self.rng = rng or random.Random()
+
+    def run_pass(self) -> Counter[str]:
+        """Publish everything due now; returns how many deliveries ended in each state."""
+        outcomes: Counter[str] = Counter()
+        self.sweep(outcomes)
+        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease):
+            outcomes[self.deliver(delivery)] += 1
+        return outcomes
+
+    def deliver(self, delivery: Delivery) -> DeliveryStatus:
+        publisher = self.publishers.get(delivery.channel)
+        if publisher is None:
+            return self._finish(delivery, D.FAILED, error=f"channel {delivery.channel!r} is not configured")
+        try:
+            receipt = publisher.publish(delivery)
+        except TemporaryError as exc:
+            return self._retry_or_fail(delivery, str(exc), exc.retry_after)
+        except (AuthError, ContentRejected) as exc:
+            return self._finish(delivery, D.FAILED, error=str(exc))
+        except OutcomeUnknown as exc:
+            return self._ambiguous(delivery, publisher, str(exc))
+        except Exception as exc:  # a bug or an unclassified failure: it may have been sent
+            log.exception("delivery %s on %s failed unexpectedly", delivery.id, delivery.channel)
+            return self._ambiguous(delivery, publisher, f"{type(exc).__name__}: {exc}")
+        log.info("delivery %s published to %s as %s", delivery.id, delivery.channel, receipt.remote_id)
+        return self._finish(delivery, D.PUBLISHED, receipt=receipt)
+
+    def sweep(self, outcomes: Counter[str]) -> None:
+        """Deliveries whose worker died mid-flight: retry if safe, else reconcile or park as unknown."""
+        for delivery in self.store.expired_leases(self.clock.now()):
+            publisher = self.publishers.get(delivery.channel)
+            reason = "the worker's lease expired mid-publish"
+            outcomes[self._ambiguous(delivery, publisher, reason) if publisher else D.FAILED] += 1
+
+    def _ambiguous(self, delivery: Delivery, publisher: Publisher, reason: str) -> DeliveryStatus:
+        if publisher.idempotent:
+            return self._retry_or_fail(delivery, reason, None)
+        try:
+            receipt = publisher.reconcile(delivery)
+        except PublishError as exc:
+            receipt, reason = None, f"{reason}; reconcile failed: {exc}"
+        if receipt is not None:
+            return self._finish(delivery, D.PUBLISHED, receipt=receipt)
+        return self._finish(delivery, D.UNKNOWN, error=f"{reason}; an editor must check {delivery.channel}")
+
+    def _retry_or_fail(self, delivery: Delivery, reason: str, retry_after: float | None) -> DeliveryStatus:
+        if delivery.attempt >= self.policy.max_attempts:
+            return self._finish(delivery, D.FAILED, error=f"gave up after {delivery.attempt} attempts: {reason}")
+        delay = self.policy.delay(delivery.attempt, retry_after, self.rng)
+        retry_at = self.clock.now() + dt.timedelta(seconds=delay)
+        return self._finish(delivery, D.SCHEDULED, error=reason, retry_at=retry_at)
+
+    def _finish(self, delivery: Delivery, status: DeliveryStatus, **outcome: Any) -> DeliveryStatus:
+        try:
+            self.store.finish(delivery, status, self.clock.now(), **outcome)
+        except InvalidTransition as exc:  # our lease expired and the delivery moved on without us
+            log.warning("delivery %s: outcome %s not recorded: %s", delivery.id, status, exc)
+        return status

@@ -1,0 +1,82 @@
+"""Driver: the editors' preview. Server-rendered pages, every text escaped, actions by POST only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import NotFound, StoreError
+from ..flow import Runtime
+
+HERE = Path(__file__).parent
+MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg|webp)$")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+
+
+def create_app(rt: Runtime) -> Starlette:
+    async def queue(request: Request) -> Response:
+        posts = rt.store.posts()
+        return _page("queue.html", posts=posts, project=rt.project.root.name, tz=rt.config.tz)
+
+    async def approve(request: Request) -> Response:
+        return _act(lambda: rt.store.approve(_post_id(request), "editor", rt.clock.now()))
+
+    async def reject(request: Request) -> Response:
+        reason = str((await request.form()).get("reason") or "").strip() or "rejected in the preview"
+        return _act(lambda: rt.store.reject(_post_id(request), "editor", reason, rt.clock.now()))
+
+    async def media(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = rt.project.media / name
+        if not MEDIA_NAME.match(name) or not path.is_file():
+            return HTMLResponse("not found", status_code=404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    routes = [
+        Route("/", queue),
+        Route("/posts/{post_id:int}/approve", approve, methods=["POST"]),
+        Route("/posts/{post_id:int}/reject", reject, methods=["POST"]),
+        Route("/media/{name}", media),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.middleware("http")(_security_headers)
+    return app
+
+
+async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _post_id(request: Request) -> int:
+    return int(request.path_params["post_id"])
+
+
+def _act(action: Callable[[], None]) -> Response:
+    try:
+        action()
+    except NotFound as exc:
+        return _page("error.html", status_code=404, message=str(exc))
+    except StoreError as exc:
+        return _page("error.html", status_code=409, message=str(exc))
+    return RedirectResponse("/", status_code=303)
+
+
+def _page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    return HTMLResponse(pages.get_template(name).render(**context), status_code=status_code)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline import compose, config, facts, templating
+from pipeline.compose.blocks import parse
+from pipeline.errors import ComposeError
+
+REPO = Path(__file__).resolve().parents[2]
+FACTS = facts.load(REPO / "facts/shenyang.yaml")
+
+
+def _blocks(lang: str, templates: Path = REPO / "templates") -> tuple:
+    env = templating.environment(templates.resolve())
+    return compose.post_blocks(env, "posts/city-profile", FACTS, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_post_has_the_article_shape(lang: str) -> None:
+    kinds = [block.kind for block in _blocks(lang)]
+    assert kinds[:3] == ["headline", "source", "run"]
+    assert kinds.count("paragraph") == 4 and kinds[-2:] == ["slogan", "run"]
+    runs = [line for block in _blocks(lang) if block.kind == "run" for line in block.lines]
+    assert max(len(line) for line in runs) <= (70 if lang == "en" else 24)
+
+
+def test_english_text_states_every_figure() -> None:
+    text = compose.blocks.plain_text(_blocks("en"))
+    assert text.startswith("Shenyang ranks No.1 in Northeast China!\n\nSource: Shenyang WeChat Official Account 2023-02-16")
+    for phrase in ("ranks 16th", "23 sister cities", "78 cities with friendly cooperative relations",
+                   "more than 220 countries and regions", "3 international communities", "6 international schools",
+                   "1 international hospital", "9 foreign-related designated hospitals", "Zhejiang University"):
+        assert phrase in text
+
+
+def test_chinese_text_states_every_figure() -> None:
+    text = compose.blocks.plain_text(_blocks("zh"))
+    assert text.startswith("沈阳位列东北地区第一！")
+    for phrase in ("第16位", "23个国际友好城市", "78个友好合作关系城市", "超过220个国家和地区", "3个国际化社区",
+                   "6所国际学校", "1所国际医院", "9家涉外定点医院", "纷至沓来"):
+        assert phrase in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_number_comes_from_a_fact(lang: str) -> None:
+    text = compose.blocks.plain_text(_blocks(lang))
+    known = {str(f.value) for f in FACTS.facts.values()} | {"2022", "2023", "02", "16", "12", "8"}
+    assert set(re.findall(r"\d+", text)) <= known
+
+
+def test_undefined_name_names_template_and_line(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    path = templates / "posts/city-profile.en.j2"
+    lines = path.read_text().splitlines()
+    lines[8] = "{{ facts.sister_citys.value }}"
+    path.write_text("\n".join(lines))
+    with pytest.raises(ComposeError) as caught:
+        _blocks("en", templates)
+    assert str(caught.value).startswith("posts/city-profile.en.j2:9: ")
+    assert "sister_citys" in str(caught.value)
+
+
+def test_missing_template_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match="posts/city-profile.en.j2: template not found"):
+        _blocks("en", tmp_path)
+
+
+def test_block_markup_errors() -> None:
+    with pytest.raises(ComposeError, match="t.j2:1: text before the first"):
+        parse("hello\n::: run\nx", "t.j2")
+    with pytest.raises(ComposeError, match="t.j2:2: unknown block 'poem'"):
+        parse("::: run\n::: poem\nx", "t.j2")
+
+
+def test_variants_per_channel_and_language(project_dir: Path) -> None:
+    cfg = config.load(config.Project(project_dir))
+    env = templating.environment((project_dir / "templates").resolve())
+    variants = compose.compose(env, cfg.jobs["shenyang-profile"], FACTS, cfg.channels)
+    assert [(v.channel, v.type, v.lang) for v in variants] == [("outbox", "outbox", "en"), ("outbox", "outbox", "zh")]
+
+
+def test_filters() -> None:
+    env = templating.environment((REPO / "templates").resolve())
+    render = lambda src, lang: env.from_string(src).render(lang=lang, n=16, one=1, big=1234567)  # noqa: E731
+    assert render("{{ n | ordinal }} {{ one | rank }} {{ big | number }}", "en") == "16th No.1 1,234,567"
+    assert render("{{ n | ordinal }} {{ one | rank }}", "zh") == "第16 第一"
+    assert [render(f"{{{{ {k} | ordinal }}}}", "en") for k in ("one",)] == ["1st"]
+    assert env.from_string("{{ 11 | ordinal }} {{ 22 | ordinal }} {{ 113 | ordinal }}").render(lang="en") == "11th 22nd 113th"

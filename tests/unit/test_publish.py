@@ -1,0 +1,143 @@
+"""The worker pass and the outbox channel, against a real queue and real files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline.config import ChannelConfig
+from pipeline.errors import ContentRejected, OutcomeUnknown, TemporaryError
+from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Variant
+from pipeline.publish.base import Publisher
+from pipeline.publish.outbox import OutboxPublisher
+from pipeline.publish.worker import RetryPolicy, Worker
+from pipeline.store import Store
+from pipeline.testing import FakeClock
+
+NOW = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
+
+
+class Scripted(Publisher):
+    """A publisher whose answers are scripted: an exception to raise or a receipt to return."""
+
+    type = "scripted"
+    idempotent = False
+
+    def __init__(self, answers: list[Exception | Receipt], found: Receipt | None = None) -> None:
+        super().__init__("scripted", ChannelConfig(type="webhook"), Path("."))
+        self.answers, self.found, self.calls = answers, found, 0
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def reconcile(self, delivery: Delivery) -> Receipt | None:
+        return self.found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    store.create_tables()
+    return store
+
+
+def _run(store: Store, publisher: Publisher, clock: FakeClock, channel: str = "scripted") -> DeliveryStatus:
+    store.add_post("job", clock.now(), "t", [Variant(channel, "x", "en", "hi")], auto_approve=True, now=clock.now())
+    worker = Worker(store, {channel: publisher}, clock, RetryPolicy(max_attempts=3), random.Random(1))
+    outcomes = worker.run_pass()
+    [status] = outcomes.elements()
+    return DeliveryStatus(status)
+
+
+def test_published_with_receipt(store: Store) -> None:
+    assert _run(store, Scripted([Receipt("42", "https://x/42")]), FakeClock(NOW)) == "published"
+    [delivery] = store.posts()[0].deliveries
+    assert (delivery.remote_id, delivery.url) == ("42", "https://x/42")
+
+
+def test_temporary_error_is_retried_after_the_service_wait(store: Store) -> None:
+    clock = FakeClock(NOW)
+    publisher = Scripted([TemporaryError("scripted", "429", retry_after=120), Receipt("1")])
+    assert _run(store, publisher, clock) == "scheduled"
+    [delivery] = store.posts()[0].deliveries
+    assert delivery.due_at >= NOW + dt.timedelta(seconds=120) and "429" in (delivery.error or "")
+    worker = Worker(store, {"scripted": publisher}, clock)
+    assert worker.run_pass() == {}  # not due yet
+    clock.advance(3600)
+    assert worker.run_pass() == {"published": 1}
+
+
+def test_gives_up_after_max_attempts(store: Store) -> None:
+    clock = FakeClock(NOW)
+    publisher = Scripted([TemporaryError("scripted", "503")] * 3)
+    worker = Worker(store, {"scripted": publisher}, clock, RetryPolicy(max_attempts=3))
+    store.add_post("job", NOW, "t", [Variant("scripted", "x", "en", "hi")], auto_approve=True, now=NOW)
+    seen = []
+    for _ in range(3):
+        seen += list(worker.run_pass().elements())
+        clock.advance(86400)
+    assert seen == ["scheduled", "scheduled", "failed"]
+    assert "gave up after 3 attempts" in (store.posts()[0].deliveries[0].error or "")
+
+
+def test_rejected_content_fails_without_retry(store: Store) -> None:
+    publisher = Scripted([ContentRejected("scripted", "text too long")])
+    assert _run(store, publisher, FakeClock(NOW)) == "failed"
+    assert publisher.calls == 1
+
+
+def test_ambiguous_outcome_is_never_resent_blindly(store: Store) -> None:
+    publisher = Scripted([OutcomeUnknown("scripted", "read timeout")])
+    assert _run(store, publisher, FakeClock(NOW)) == "unknown"
+    assert "an editor must check" in (store.posts()[0].deliveries[0].error or "")
+
+
+def test_ambiguous_outcome_resolved_by_reconcile(store: Store) -> None:
+    publisher = Scripted([OutcomeUnknown("scripted", "read timeout")], found=Receipt("7"))
+    assert _run(store, publisher, FakeClock(NOW)) == "published"
+    assert publisher.calls == 1
+
+
+def test_unexpected_exception_counts_as_ambiguous(store: Store) -> None:
+    assert _run(store, Scripted([RuntimeError("boom")]), FakeClock(NOW)) == "unknown"
+
+
+def test_expired_lease_is_swept(store: Store) -> None:
+    clock = FakeClock(NOW)
+    store.add_post("job", NOW, "t", [Variant("scripted", "x", "en", "hi")], auto_approve=True, now=NOW)
+    store.claim_due(NOW, dt.timedelta(minutes=5))  # a worker claimed it, then died
+    clock.advance(301)
+    worker = Worker(store, {"scripted": Scripted([], found=None)}, clock)
+    assert worker.run_pass() == {"unknown": 1}
+
+
+def _png(path: Path) -> Path:
+    Image.new("RGB", (8, 10), "#123456").save(path)
+    return path
+
+
+def test_outbox_writes_once(tmp_path: Path, store: Store) -> None:
+    card_path = _png(tmp_path / ("a" * 64 + ".png"))
+    variant = Variant("outbox", "outbox", "zh", "你好", (Card(card_path.relative_to(tmp_path), 8, 10, "卡片"),))
+    store.add_post("job", NOW, "t", [variant], auto_approve=True, now=NOW)
+    [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5))
+    outbox = OutboxPublisher("outbox", ChannelConfig(type="outbox"), tmp_path, tmp_path / "outbox")
+    first = outbox.publish(delivery)
+    written = tmp_path / "outbox/outbox" / f"delivery-{delivery.id}.json"
+    before = written.stat().st_mtime_ns
+    assert outbox.publish(delivery) == first and written.stat().st_mtime_ns == before
+    document = json.loads(written.read_text())
+    assert document["text"] == "你好" and document["cards"] == [
+        {"path": card_path.name, "width": 8, "height": 10, "alt": "卡片"}]
+    assert (written.parent / card_path.name).read_bytes() == card_path.read_bytes()
+    assert outbox.reconcile(delivery) == first
+    assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name, card_path.name])

@@ -1,0 +1,103 @@
+"""The queue's transitions, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.errors import InvalidTransition, NotFound
+from pipeline.model import DeliveryStatus, PostStatus, Receipt, Variant
+from pipeline.store import Store
+
+NOW = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
+LEASE = dt.timedelta(minutes=5)
+VARIANTS = [Variant("outbox", "outbox", "en", "Hello"), Variant("outbox", "outbox", "zh", "你好")]
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    store = Store(database_url)
+    store.create_tables()
+    return store
+
+
+def _queue(store: Store, auto: bool = False, fire: dt.datetime = NOW) -> int:
+    post_id = store.add_post("job", fire, "Hello", VARIANTS, auto_approve=auto, now=NOW)
+    assert post_id is not None
+    return post_id
+
+
+def test_a_fire_is_queued_once(store: Store) -> None:
+    _queue(store)
+    assert store.add_post("job", NOW, "Hello", VARIANTS, auto_approve=False, now=NOW) is None
+    assert len(store.posts()) == 1
+
+
+def test_review_then_claim_then_publish(store: Store) -> None:
+    post_id = _queue(store)
+    assert store.claim_due(NOW, LEASE) == []  # in review: nothing is due
+    store.approve(post_id, "editor", NOW)
+    claimed = store.claim_due(NOW, LEASE)
+    assert [(d.variant.lang, d.status, d.attempt) for d in claimed] == [("en", "publishing", 1), ("zh", "publishing", 1)]
+    assert store.claim_due(NOW, LEASE) == []  # claimed work is not handed out twice
+    for delivery in claimed:
+        store.finish(delivery, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt(f"r{delivery.id}", "file:///x"))
+    post = store.post(post_id)
+    assert post.status == PostStatus.APPROVED
+    assert {(d.status, d.remote_id) for d in post.deliveries} == {("published", f"r{d.id}") for d in claimed}
+
+
+def test_auto_review_skips_to_scheduled(store: Store) -> None:
+    _queue(store, auto=True)
+    assert len(store.claim_due(NOW, LEASE)) == 2
+
+
+def test_deliveries_wait_until_due(store: Store) -> None:
+    _queue(store, auto=True, fire=NOW + dt.timedelta(hours=1))
+    assert store.claim_due(NOW, LEASE) == []
+    assert len(store.claim_due(NOW + dt.timedelta(hours=1), LEASE)) == 2
+
+
+def test_reject_cancels_and_is_audited(store: Store) -> None:
+    post_id = _queue(store)
+    store.reject(post_id, "editor", "figure is outdated", NOW)
+    post = store.post(post_id)
+    assert post.status == "rejected" and {d.status for d in post.deliveries} == {"cancelled"}
+    trail = store.audit_trail(post_id)
+    assert (trail[1].actor, trail[1].from_status, trail[1].to_status, trail[1].reason) == (
+        "editor", "in_review", "rejected", "figure is outdated")
+    with pytest.raises(InvalidTransition, match="is rejected; it cannot become approved"):
+        store.approve(post_id, "editor", NOW)
+
+
+def test_fencing_refuses_a_stale_attempt(store: Store) -> None:
+    _queue(store, auto=True)
+    first = store.claim_due(NOW, LEASE)[0]
+    store.finish(first, DeliveryStatus.SCHEDULED, NOW, error="temporary")  # released for a retry
+    second = next(d for d in store.claim_due(NOW, LEASE) if d.id == first.id)
+    assert second.attempt == first.attempt + 1
+    with pytest.raises(InvalidTransition):
+        store.finish(first, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt("late"))
+    store.finish(second, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt("ok"))
+
+
+def test_expired_leases_are_found(store: Store) -> None:
+    _queue(store, auto=True)
+    store.claim_due(NOW, LEASE)
+    assert store.expired_leases(NOW + LEASE) == []
+    assert len(store.expired_leases(NOW + LEASE + dt.timedelta(seconds=1))) == 2
+
+
+def test_unknown_post(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.approve(999, "editor", NOW)
+    with pytest.raises(NotFound):
+        store.post(999)
+
+
+def test_times_come_back_aware_utc(store: Store) -> None:
+    local = NOW.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    post_id = store.add_post("job", local, "t", VARIANTS, auto_approve=False, now=NOW)
+    assert post_id is not None
+    assert store.post(post_id).fire_time == NOW and store.post(post_id).fire_time.tzinfo == dt.UTC
