@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -37,7 +38,7 @@ def _check_job(project: Project, cfg: Config, job: JobConfig, env: jinja2.Enviro
     return [p for name in job.cards for p in _check_card(project.templates / name, fact_set, langs, env)]
 
 
-def _check_card(path: Path, fact_set: FactSet, langs: list[str], env: jinja2.Environment) -> list[Problem]:
+def _check_card(path: Path, fact_set: FactSet, langs: Sequence[str], env: jinja2.Environment) -> list[Problem]:
     """Render the card at every target size in every language, into a throwaway folder."""
     try:
         template = render.load_card_template(path)

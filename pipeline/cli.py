@@ -54,8 +54,13 @@ def runtime(ctx: click.Context) -> Runtime:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The project folder (holds schedule.yaml).")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The project folder (holds schedule.yaml).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.pass_context
 def main(ctx: click.Context, project: Path, verbose: bool) -> None:
@@ -68,8 +73,11 @@ def main(ctx: click.Context, project: Path, verbose: bool) -> None:
       shortline run
     """
     ctx.obj = {"project": project}
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 @main.command()
@@ -121,8 +129,9 @@ def generate(ctx: click.Context, job: str, dry_run: bool, as_json: bool) -> None
 
 
 def _summary(variants: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{v['channel']} [{v['lang']}]: {v['text'].splitlines()[0]} ({len(v['cards'])} cards)"
-                     for v in variants)
+    return "\n".join(
+        f"{v['channel']} [{v['lang']}]: {v['text'].splitlines()[0]} ({len(v['cards'])} cards)" for v in variants
+    )
 
 
 @main.group()
@@ -152,12 +161,27 @@ def queue_list(ctx: click.Context, as_json: bool) -> None:
 
 def _post_json(post: Any) -> dict[str, Any]:
     deliveries = [
-        {"id": d.id, "channel": d.channel, "lang": d.variant.lang, "status": d.status, "attempt": d.attempt,
-         "due_at": d.due_at.isoformat(), "remote_id": d.remote_id, "url": d.url, "error": d.error}
+        {
+            "id": d.id,
+            "channel": d.channel,
+            "lang": d.variant.lang,
+            "status": d.status,
+            "attempt": d.attempt,
+            "due_at": d.due_at.isoformat(),
+            "remote_id": d.remote_id,
+            "url": d.url,
+            "error": d.error,
+        }
         for d in post.deliveries
     ]
-    return {"id": post.id, "job_id": post.job_id, "fire_time": post.fire_time.isoformat(), "status": post.status,
-            "title": post.title, "deliveries": deliveries}
+    return {
+        "id": post.id,
+        "job_id": post.job_id,
+        "fire_time": post.fire_time.isoformat(),
+        "status": post.status,
+        "title": post.title,
+        "deliveries": deliveries,
+    }
 
 
 @queue.command("approve")

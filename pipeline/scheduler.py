@@ -46,7 +46,9 @@ def fire_latest(rt: flow.Runtime, job_id: str) -> int | None:
     except PipelineError as exc:
         log.error("job %s at %s failed: %s", job_id, fire_time.isoformat(), exc)
         return None
-    log.info("job %s fired for %s: %s", job_id, fire_time.isoformat(), f"post {post_id}" if post_id else "already queued")
+    log.info(
+        "job %s fired for %s: %s", job_id, fire_time.isoformat(), f"post {post_id}" if post_id else "already queued"
+    )
     return post_id
 
 
@@ -69,8 +71,9 @@ def build(rt: flow.Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=rt.config.tz, job_defaults={"coalesce": True, "max_instances": 1})
     for job_id, job in rt.config.jobs.items():
         grace = int(job.max_lateness.total_seconds())
-        scheduler.add_job(fire_latest, trigger(job, rt.config.tz), args=(rt, job_id), id=f"job:{job_id}",
-                          misfire_grace_time=grace)
+        scheduler.add_job(
+            fire_latest, trigger(job, rt.config.tz), args=(rt, job_id), id=f"job:{job_id}", misfire_grace_time=grace
+        )
     worker: dict[str, Any] = {"seconds": WORKER_INTERVAL.total_seconds(), "id": "worker", "misfire_grace_time": 30}
     scheduler.add_job(publish_pass, "interval", args=(rt,), **worker)
     return scheduler

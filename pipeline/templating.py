@@ -23,7 +23,20 @@ from .model import Fact
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "builtin_templates"
 ZH_DIGITS = "零一二三四五六七八九十"
-MONTHS = "January February March April May June July August September October November December".split()
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def _lang(ctx: Any) -> str:

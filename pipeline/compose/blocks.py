@@ -1,10 +1,10 @@
 """A composed post is a list of blocks. Templates mark them with a line `::: kind`.
 
-    ::: headline        the title line
-    ::: source          where the figures come from
-    ::: run             very short lines, one thought per line
-    ::: paragraph       a fact paragraph with figures
-    ::: slogan          a closing call
+::: headline        the title line
+::: source          where the figures come from
+::: run             very short lines, one thought per line
+::: paragraph       a fact paragraph with figures
+::: slogan          a closing call
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from .. import yamldoc
 from ..errors import FactError
@@ -34,7 +34,14 @@ def _localized(value: object) -> object:
     return {lang: value for lang in LANGS} if isinstance(value, str) else value
 
 
-Localized = Annotated[dict[Literal["en", "zh"], str], BeforeValidator(_localized)]
+def _known_locales(value: dict[str, str]) -> dict[str, str]:
+    unknown = set(value) - set(LANGS)
+    if unknown:
+        raise ValueError(f"unknown locale {', '.join(sorted(unknown))}; expected {' or '.join(LANGS)}")
+    return value
+
+
+Localized = Annotated[dict[str, str], BeforeValidator(_localized), AfterValidator(_known_locales)]
 NUMERIC_KINDS = {"count", "rank", "quantity"}
 
 
@@ -42,7 +49,7 @@ class SourceSchema(yamldoc.Strict):
     name: Localized
     date: dt.date
     url: str | None = None
-    publisher: Localized = {}
+    publisher: Localized = Field(default_factory=dict)
 
     def build(self) -> Source:
         return Source(dict(self.name), self.date, self.url, dict(self.publisher))
@@ -52,10 +59,10 @@ class FactSchema(yamldoc.Strict):
     kind: Literal["count", "rank", "quantity", "text", "list"]
     value: int | Decimal | str | None = None
     qualifier: Literal["more_than", "at_least", "about"] | None = None
-    unit: Localized = {}
+    unit: Localized = Field(default_factory=dict)
     as_of: dt.date | None = None
     source: SourceSchema | None = None
-    text: Localized = {}
+    text: Localized = Field(default_factory=dict)
     items: tuple[Localized, ...] = ()
 
     @model_validator(mode="after")

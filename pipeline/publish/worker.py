@@ -40,8 +40,12 @@ class RetryPolicy:
 
 class Worker:
     def __init__(
-        self, store: Store, publishers: Mapping[str, Publisher], clock: Clock,
-        policy: RetryPolicy = RetryPolicy(), rng: random.Random | None = None,
+        self,
+        store: Store,
+        publishers: Mapping[str, Publisher],
+        clock: Clock,
+        policy: RetryPolicy = RetryPolicy(),
+        rng: random.Random | None = None,
     ) -> None:
         self.store, self.publishers, self.clock, self.policy = store, publishers, clock, policy
         self.rng = rng or random.Random()

@@ -46,20 +46,40 @@ class Store:
     # -- posts ------------------------------------------------------------------------------
 
     def add_post(
-        self, job_id: str, fire_time: dt.datetime, title: str, variants: Sequence[Variant],
-        *, auto_approve: bool, now: dt.datetime, actor: str = "scheduler",
+        self,
+        job_id: str,
+        fire_time: dt.datetime,
+        title: str,
+        variants: Sequence[Variant],
+        *,
+        auto_approve: bool,
+        now: dt.datetime,
+        actor: str = "scheduler",
     ) -> int | None:
-        """Queue one fire's post; None when this (job, fire time) was already queued."""
+        """Queue one fire's post; None when this (job, fire time) was already queued.
+
+        The UNIQUE(job_id, fire_time) constraint decides, so racing schedulers make one post.
+        """
         status = P.APPROVED if auto_approve else P.IN_REVIEW
-        with self.engine.begin() as conn:
-            if conn.scalar(sa.select(posts.c.id).where(posts.c.job_id == job_id, posts.c.fire_time == fire_time)):
-                return None
-            row = dict(job_id=job_id, fire_time=fire_time, status=status, title=title, created_at=now, updated_at=now)
-            post_id = int(conn.execute(posts.insert().values(row)).inserted_primary_key[0])
-            delivery_status = D.SCHEDULED if auto_approve else D.PENDING
-            conn.execute(deliveries.insert(), [_delivery_row(post_id, v, delivery_status, fire_time, now) for v in variants])
-            _audit(conn, post_id, None, now, actor, None, status, "auto review" if auto_approve else None)
+        row = dict(job_id=job_id, fire_time=fire_time, status=status, title=title, created_at=now, updated_at=now)
+        try:
+            with self.engine.begin() as conn:
+                post_id = int(conn.execute(posts.insert().values(row).returning(posts.c.id)).scalar_one())
+                delivery_status = D.SCHEDULED if auto_approve else D.PENDING
+                rows = [_delivery_row(post_id, v, delivery_status, fire_time, now) for v in variants]
+                conn.execute(deliveries.insert(), rows)
+                _audit(conn, post_id, None, now, actor, None, status, "auto review" if auto_approve else None)
+        except sa.exc.IntegrityError:
+            if not self.fired(job_id, fire_time):
+                raise
+            return None
         return post_id
+
+    def fired(self, job_id: str, fire_time: dt.datetime) -> bool:
+        """Whether this job fire already made its post."""
+        query = sa.select(posts.c.id).where(posts.c.job_id == job_id, posts.c.fire_time == fire_time)
+        with self.engine.connect() as conn:
+            return conn.scalar(query) is not None
 
     def approve(self, post_id: int, actor: str, now: dt.datetime) -> None:
         with self.engine.begin() as conn:
@@ -119,8 +139,13 @@ class Store:
         return [_delivery(row) for row in rows]
 
     def finish(
-        self, delivery: Delivery, status: DeliveryStatus, now: dt.datetime,
-        receipt: Receipt | None = None, error: str | None = None, retry_at: dt.datetime | None = None,
+        self,
+        delivery: Delivery,
+        status: DeliveryStatus,
+        now: dt.datetime,
+        receipt: Receipt | None = None,
+        error: str | None = None,
+        retry_at: dt.datetime | None = None,
     ) -> None:
         """Record a worker's outcome; fenced by the attempt the worker claimed."""
         values: dict[str, Any] = dict(status=status, lease_until=None, updated_at=now, error=error)
@@ -151,8 +176,14 @@ class Store:
         _audit(conn, post_id, None, now, actor, current, target, reason)
 
     def _move_deliveries(
-        self, conn: sa.Connection, post_id: int, source: DeliveryStatus, target: DeliveryStatus,
-        actor: str, now: dt.datetime, reason: str | None,
+        self,
+        conn: sa.Connection,
+        post_id: int,
+        source: DeliveryStatus,
+        target: DeliveryStatus,
+        actor: str,
+        now: dt.datetime,
+        reason: str | None,
     ) -> None:
         where = (deliveries.c.post_id == post_id) & (deliveries.c.status == source)
         ids = list(conn.scalars(sa.select(deliveries.c.id).where(where)))
@@ -162,8 +193,13 @@ class Store:
 
     @staticmethod
     def _transition(
-        conn: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool], target: str,
-        allowed: Iterable[str], values: dict[str, Any], item: str,
+        conn: sa.Connection,
+        table: sa.Table,
+        where: sa.ColumnElement[bool],
+        target: str,
+        allowed: Iterable[str],
+        values: dict[str, Any],
+        item: str,
     ) -> None:
         result = conn.execute(table.update().where(where, table.c.status.in_(list(allowed))).values(values))
         if result.rowcount == 0:
@@ -171,16 +207,30 @@ class Store:
             raise InvalidTransition(item, current or "gone (or claimed again by another worker)", target)
 
 
-def _delivery_row(post_id: int, variant: Variant, status: DeliveryStatus, due: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+def _delivery_row(
+    post_id: int, variant: Variant, status: DeliveryStatus, due: dt.datetime, now: dt.datetime
+) -> dict[str, Any]:
     return dict(
-        post_id=post_id, channel=variant.channel, lang=variant.lang, status=status, attempt=0,
-        due_at=due, payload=variant.to_json(), updated_at=now,
+        post_id=post_id,
+        channel=variant.channel,
+        lang=variant.lang,
+        status=status,
+        attempt=0,
+        due_at=due,
+        payload=variant.to_json(),
+        updated_at=now,
     )
 
 
 def _audit(
-    conn: sa.Connection, post_id: int, delivery_id: int | None, at: dt.datetime, actor: str,
-    source: str | None, target: str, reason: str | None,
+    conn: sa.Connection,
+    post_id: int,
+    delivery_id: int | None,
+    at: dt.datetime,
+    actor: str,
+    source: str | None,
+    target: str,
+    reason: str | None,
 ) -> None:
     row = dict(post_id=post_id, delivery_id=delivery_id, at=at, actor=actor, from_status=source, to_status=target)
     conn.execute(audit.insert().values(row | {"reason": reason}))
@@ -188,8 +238,14 @@ def _audit(
 
 def _delivery(row: sa.Row[Any]) -> Delivery:
     return Delivery(
-        id=row.id, post_id=row.post_id, status=DeliveryStatus(row.status), attempt=row.attempt,
-        due_at=row.due_at, variant=Variant.from_json(row.payload), remote_id=row.remote_id, url=row.url,
+        id=row.id,
+        post_id=row.post_id,
+        status=DeliveryStatus(row.status),
+        attempt=row.attempt,
+        due_at=row.due_at,
+        variant=Variant.from_json(row.payload),
+        remote_id=row.remote_id,
+        url=row.url,
         error=row.error,
     )
 

@@ -30,18 +30,37 @@ def test_post_has_the_article_shape(lang: str) -> None:
 
 def test_english_text_states_every_figure() -> None:
     text = compose.blocks.plain_text(_blocks("en"))
-    assert text.startswith("Shenyang ranks No.1 in Northeast China!\n\nSource: Shenyang WeChat Official Account 2023-02-16")
-    for phrase in ("ranks 16th", "23 sister cities", "78 cities with friendly cooperative relations",
-                   "more than 220 countries and regions", "3 international communities", "6 international schools",
-                   "1 international hospital", "9 foreign-related designated hospitals", "Zhejiang University"):
+    assert text.startswith(
+        "Shenyang ranks No.1 in Northeast China!\n\nSource: Shenyang WeChat Official Account 2023-02-16"
+    )
+    for phrase in (
+        "ranks 16th",
+        "23 sister cities",
+        "78 cities with friendly cooperative relations",
+        "more than 220 countries and regions",
+        "3 international communities",
+        "6 international schools",
+        "1 international hospital",
+        "9 foreign-related designated hospitals",
+        "Zhejiang University",
+    ):
         assert phrase in text
 
 
 def test_chinese_text_states_every_figure() -> None:
     text = compose.blocks.plain_text(_blocks("zh"))
     assert text.startswith("沈阳位列东北地区第一！")
-    for phrase in ("第16位", "23个国际友好城市", "78个友好合作关系城市", "超过220个国家和地区", "3个国际化社区",
-                   "6所国际学校", "1所国际医院", "9家涉外定点医院", "纷至沓来"):
+    for phrase in (
+        "第16位",
+        "23个国际友好城市",
+        "78个友好合作关系城市",
+        "超过220个国家和地区",
+        "3个国际化社区",
+        "6所国际学校",
+        "1所国际医院",
+        "9家涉外定点医院",
+        "纷至沓来",
+    ):
         assert phrase in text
 
 
@@ -66,14 +85,14 @@ def test_undefined_name_names_template_and_line(tmp_path: Path) -> None:
 
 
 def test_missing_template_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ComposeError, match="posts/city-profile.en.j2: template not found"):
+    with pytest.raises(ComposeError, match=re.escape("posts/city-profile.en.j2: template not found")):
         _blocks("en", tmp_path)
 
 
 def test_block_markup_errors() -> None:
-    with pytest.raises(ComposeError, match="t.j2:1: text before the first"):
+    with pytest.raises(ComposeError, match=re.escape("t.j2:1: text before the first")):
         parse("hello\n::: run\nx", "t.j2")
-    with pytest.raises(ComposeError, match="t.j2:2: unknown block 'poem'"):
+    with pytest.raises(ComposeError, match=re.escape("t.j2:2: unknown block 'poem'")):
         parse("::: run\n::: poem\nx", "t.j2")
 
 
@@ -90,4 +109,7 @@ def test_filters() -> None:
     assert render("{{ n | ordinal }} {{ one | rank }} {{ big | number }}", "en") == "16th No.1 1,234,567"
     assert render("{{ n | ordinal }} {{ one | rank }}", "zh") == "第16 第一"
     assert [render(f"{{{{ {k} | ordinal }}}}", "en") for k in ("one",)] == ["1st"]
-    assert env.from_string("{{ 11 | ordinal }} {{ 22 | ordinal }} {{ 113 | ordinal }}").render(lang="en") == "11th 22nd 113th"
+    assert (
+        env.from_string("{{ 11 | ordinal }} {{ 22 | ordinal }} {{ 113 | ordinal }}").render(lang="en")
+        == "11th 22nd 113th"
+    )

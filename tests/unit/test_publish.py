@@ -137,7 +137,8 @@ def test_outbox_writes_once(tmp_path: Path, store: Store) -> None:
     assert outbox.publish(delivery) == first and written.stat().st_mtime_ns == before
     document = json.loads(written.read_text())
     assert document["text"] == "你好" and document["cards"] == [
-        {"path": card_path.name, "width": 8, "height": 10, "alt": "卡片"}]
+        {"path": card_path.name, "width": 8, "height": 10, "alt": "卡片"}
+    ]
     assert (written.parent / card_path.name).read_bytes() == card_path.read_bytes()
     assert outbox.reconcile(delivery) == first
     assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name, card_path.name])

@@ -39,7 +39,10 @@ def test_review_then_claim_then_publish(store: Store) -> None:
     assert store.claim_due(NOW, LEASE) == []  # in review: nothing is due
     store.approve(post_id, "editor", NOW)
     claimed = store.claim_due(NOW, LEASE)
-    assert [(d.variant.lang, d.status, d.attempt) for d in claimed] == [("en", "publishing", 1), ("zh", "publishing", 1)]
+    assert [(d.variant.lang, d.status, d.attempt) for d in claimed] == [
+        ("en", "publishing", 1),
+        ("zh", "publishing", 1),
+    ]
     assert store.claim_due(NOW, LEASE) == []  # claimed work is not handed out twice
     for delivery in claimed:
         store.finish(delivery, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt(f"r{delivery.id}", "file:///x"))
@@ -66,7 +69,11 @@ def test_reject_cancels_and_is_audited(store: Store) -> None:
     assert post.status == "rejected" and {d.status for d in post.deliveries} == {"cancelled"}
     trail = store.audit_trail(post_id)
     assert (trail[1].actor, trail[1].from_status, trail[1].to_status, trail[1].reason) == (
-        "editor", "in_review", "rejected", "figure is outdated")
+        "editor",
+        "in_review",
+        "rejected",
+        "figure is outdated",
+    )
     with pytest.raises(InvalidTransition, match="is rejected; it cannot become approved"):
         store.approve(post_id, "editor", NOW)
 
