@@ -30,7 +30,7 @@ def check_project(project: Project) -> list[Problem]:
 
 def _check_job(project: Project, cfg: Config, job: JobConfig, env: jinja2.Environment) -> list[Problem]:
     try:
-        fact_set = facts.load(project.path(job.facts))
+        fact_set = facts.load_all(job.facts, project)
         compose.compose(env, job, fact_set, cfg.channels)
     except LocatedError as exc:
         return exc.problems

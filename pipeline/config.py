@@ -43,6 +43,12 @@ def _cron(expr: str) -> str:
     return expr
 
 
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url
+
+
 def _duration(text: object) -> object:
     if not isinstance(text, str):
         return text
@@ -79,8 +85,25 @@ class ChannelConfig(yamldoc.Strict):
         return os.environ.get(match[1]) if match else None
 
 
+class HttpFactsConfig(yamldoc.Strict):
+    """An HTTP JSON fact source; loopback and private hosts only when listed in allow_hosts."""
+
+    url: Annotated[str, AfterValidator(_http_url)]
+    allow_hosts: tuple[str, ...] = ()
+    max_bytes: int = Field(default=1_000_000, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+FactRef = str | HttpFactsConfig
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str | dict) else value
+
+
 class JobConfig(yamldoc.Strict):
-    facts: str
+    facts: Annotated[tuple[FactRef, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+    max_fact_age: Duration | None = None
     post: str
     cards: tuple[str, ...] = ()
     channels: tuple[str, ...]
@@ -152,5 +175,5 @@ def _cross_references(config: Config, document: yamldoc.Document) -> list[Proble
                 loc = ("jobs", job_id, "channels", index)
                 known = ", ".join(config.channels)
                 message = f"jobs.{job_id}.channels: no channel named {name!r} (channels: {known})"
-                problems.append(Problem(str(document.path), document.line_of(loc), message))
+                problems.append(Problem(document.origin, document.line_of(loc), message))
     return problems

@@ -60,9 +60,16 @@ class Runtime:
 def generate(rt: Runtime, job_id: str) -> list[Variant]:
     """Compose every channel variant of a job and render its cards, without queueing anything."""
     job = rt.job(job_id)
-    fact_set = facts.load(rt.project.path(job.facts))
+    fact_set = load_facts(rt, job)
     variants = compose.compose(rt.env, job, fact_set, rt.config.channels)
     return attach_cards(rt, job, fact_set, variants)
+
+
+def load_facts(rt: Runtime, job: JobConfig) -> FactSet:
+    fact_set = facts.load_all(job.facts, rt.project)
+    if job.max_fact_age is not None:
+        facts.require_fresh(fact_set, job.max_fact_age, rt.clock.now().astimezone(rt.config.tz).date())
+    return fact_set
 
 
 def attach_cards(rt: Runtime, job: JobConfig, fact_set: FactSet, variants: list[Variant]) -> list[Variant]:

@@ -58,11 +58,16 @@ class Fact:
     text: dict[str, str] = field(default_factory=dict)
     items: tuple[dict[str, str], ...] = ()
     line: int = 0
+    origin: str = ""
+
+    @property
+    def source_origin(self) -> str:
+        return f"{self.origin}:{self.line}"
 
 
 @dataclass(frozen=True)
 class FactSet:
-    path: Path
+    origin: str
     subject: dict[str, str]
     source: Source
     facts: dict[str, Fact]
@@ -83,10 +88,16 @@ class Card:
 
 @dataclass(frozen=True)
 class Block:
-    """A part of a post: headline, source, run (short lines), paragraph or slogan."""
+    """A part of a post: headline, source, run (short lines), paragraph or slogan.
+
+    `optional` blocks may be dropped to fit a channel, lowest number first; `width` is the target
+    line width of a run (characters; a Han character counts one).
+    """
 
     kind: str
     lines: tuple[str, ...]
+    optional: int | None = None
+    width: float | None = None
 
 
 @dataclass(frozen=True)

@@ -11,28 +11,13 @@ import logging
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from . import flow
-from .config import JobConfig
 from .errors import PipelineError
+from .triggers import latest_fire, trigger
 
 log = logging.getLogger(__name__)
 WORKER_INTERVAL = dt.timedelta(seconds=2)
-
-
-def trigger(job: JobConfig, tz: dt.tzinfo) -> CronTrigger:
-    return CronTrigger.from_crontab(job.trigger.cron, timezone=tz)
-
-
-def latest_fire(job: JobConfig, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime | None:
-    """The last scheduled fire at or before `now`, looking back at most the job's max lateness."""
-    cron, latest = trigger(job, tz), None
-    moment = cron.get_next_fire_time(None, now - job.max_lateness)
-    while moment is not None and moment <= now:
-        latest = moment
-        moment = cron.get_next_fire_time(moment, moment + dt.timedelta(microseconds=1))
-    return latest.astimezone(dt.UTC) if latest else None
 
 
 def fire_latest(rt: flow.Runtime, job_id: str) -> int | None:

@@ -54,8 +54,8 @@ def _is_model(node: Any) -> bool:
 class Document:
     """Parsed YAML plus the 1-based line of every key path in it."""
 
-    def __init__(self, path: Path, data: Any, lines: dict[Loc, int]) -> None:
-        self.path, self.data, self.lines = path, data, lines
+    def __init__(self, origin: str, data: Any, lines: dict[Loc, int]) -> None:
+        self.origin, self.data, self.lines = origin, data, lines
 
     def line_of(self, loc: Loc) -> int:
         """The line of the deepest part of `loc` that exists in the file."""
@@ -74,7 +74,7 @@ class Document:
     def problems(self, model: type[BaseModel], errors: Iterable[Any]) -> Iterable[Problem]:
         for error in errors:
             loc: Loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
-            yield Problem(str(self.path), self.line_of(loc), f"{_dotted(loc)}: {_message(model, loc, error)}")
+            yield Problem(self.origin, self.line_of(loc), f"{_dotted(loc)}: {_message(model, loc, error)}")
 
 
 def _message(model: type[BaseModel], loc: Loc, error: Any) -> str:
@@ -94,10 +94,11 @@ def load(path: Path, problems_into: type[Exception]) -> Document:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise problems_into([Problem(str(path), 0, f"cannot read: {exc.strerror}")]) from None
-    return parse(text, path, problems_into)
+    return parse(text, str(path), problems_into)
 
 
-def parse(text: str, path: Path, problems_into: type[Exception]) -> Document:
+def parse(text: str, origin: str, problems_into: type[Exception]) -> Document:
+    """Parse YAML (or JSON, which this parser reads too) named `origin` in error messages."""
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -107,23 +108,30 @@ def parse(text: str, path: Path, problems_into: type[Exception]) -> Document:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise problems_into([Problem(str(path), line, f"invalid YAML: {exc.problem}")]) from None
+        raise problems_into([Problem(origin, line, f"invalid YAML: {exc.problem}")]) from None
     lines: dict[Loc, int] = {}
+    duplicates: list[Problem] = []
     if node is not None:
-        _collect(node, (), lines)
-    return Document(path, data, lines)
+        _collect(node, (), lines, duplicates, origin)
+    if duplicates:
+        raise problems_into(duplicates)
+    return Document(origin, data, lines)
 
 
-def _collect(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _collect(node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[Problem], file: str) -> None:
+    """Record the line of every key and item; a key given twice is a problem (YAML keeps the last)."""
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = (*loc, key.value)
-            _collect(value, child, lines)
+            if child in lines:
+                message = f"{_dotted(child)}: this key is given twice (first on line {lines[child]})"
+                duplicates.append(Problem(file, key.start_mark.line + 1, message))
+            _collect(value, child, lines, duplicates, file)
             lines[child] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect(item, (*loc, index), lines)
+            _collect(item, (*loc, index), lines, duplicates, file)
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -1,10 +1,11 @@
-"""A composed post is a list of blocks. Templates mark them with a line `::: kind`.
+"""A composed post is a list of blocks. Templates mark them with a line `::: kind [key=value ...]`.
 
-::: headline        the title line
-::: source          where the figures come from
-::: run             very short lines, one thought per line
-::: paragraph       a fact paragraph with figures
-::: slogan          a closing call
+::: headline              the title line
+::: source                where the figures come from
+::: run [width=N]         very short lines: each line longer than N is broken at phrase boundaries
+::: paragraph             a fact paragraph with figures
+::: slogan                a closing call
+... optional=N            the block may be dropped to fit a channel, lowest N first
 """
 
 from __future__ import annotations
@@ -13,35 +14,56 @@ from ..errors import ComposeError, Problem
 from ..model import Block
 
 KINDS = ("headline", "source", "run", "paragraph", "slogan")
+ATTRIBUTES = {"optional": int, "width": float}
 MARKER = ":::"
 
 
+class _Open:
+    """The block being read: its marker's attributes and the lines so far."""
+
+    def __init__(self, kind: str, attributes: dict[str, float]) -> None:
+        self.kind, self.attributes, self.lines = kind, attributes, list[str]()
+
+    def close(self) -> Block | None:
+        if not self.lines:
+            return None
+        optional = self.attributes.get("optional")
+        return Block(
+            self.kind, tuple(self.lines), int(optional) if optional is not None else None, self.attributes.get("width")
+        )
+
+
 def parse(text: str, template: str) -> tuple[Block, ...]:
-    blocks: list[Block] = []
-    kind, lines = "", list[str]()
+    blocks: list[Block | None] = []
+    current: _Open | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.startswith(MARKER):
-            _close(blocks, kind, lines)
-            kind, lines = _kind(line, template, number), []
-        elif line and not kind:
+            blocks.append(current.close() if current else None)
+            current = _marker(line, template, number)
+        elif line and current is None:
             raise ComposeError([Problem(template, number, f"text before the first '{MARKER} kind' line")])
-        elif line:
-            lines.append(line)
-    _close(blocks, kind, lines)
-    return tuple(blocks)
+        elif line and current is not None:
+            current.lines.append(line)
+    blocks.append(current.close() if current else None)
+    return tuple(block for block in blocks if block is not None)
 
 
-def _kind(line: str, template: str, number: int) -> str:
-    kind = line.removeprefix(MARKER).strip()
+def _marker(line: str, template: str, number: int) -> _Open:
+    kind, *pairs = line.removeprefix(MARKER).split() or [""]
     if kind not in KINDS:
         raise ComposeError([Problem(template, number, f"unknown block {kind!r}; expected one of {', '.join(KINDS)}")])
-    return kind
-
-
-def _close(blocks: list[Block], kind: str, lines: list[str]) -> None:
-    if kind and lines:
-        blocks.append(Block(kind, tuple(lines)))
+    attributes = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            attributes[key] = ATTRIBUTES[key](value)
+        except (KeyError, ValueError):
+            expected = ", ".join(f"{k}=<{t.__name__}>" for k, t in ATTRIBUTES.items())
+            raise ComposeError(
+                [Problem(template, number, f"bad block attribute {pair!r}; expected {expected}")]
+            ) from None
+    return _Open(kind, attributes)
 
 
 def plain_text(blocks: tuple[Block, ...]) -> str:

@@ -71,24 +71,33 @@ class FactSchema(yamldoc.Strict):
             raise ValueError(f"a {self.kind} needs a numeric value (for example 23)")
         if self.kind == "list" and not self.items:
             raise ValueError("a list needs items")
+        if self.kind in NUMERIC_KINDS and isinstance(self.value, int | Decimal) and self.value < 0:
+            raise ValueError(f"a {self.kind} cannot be negative")
         return self
 
 
 class FactFile(yamldoc.Strict):
-    subject: Localized
+    subject: Localized = Field(default_factory=dict)
     source: SourceSchema
     facts: dict[str, FactSchema]
 
 
 def load_document(path: Path) -> FactSet:
-    document = yamldoc.load(path, FactError)
+    return build(yamldoc.load(path, FactError))
+
+
+def build(document: yamldoc.Document) -> FactSet:
+    """Validate a parsed fact document (from any format) into a FactSet."""
     parsed = document.validate(FactFile, FactError)
     default = parsed.source.build()
-    facts = {key: _fact(key, schema, default, document.line_of(("facts", key))) for key, schema in parsed.facts.items()}
-    return FactSet(path=path, subject=dict(parsed.subject), source=default, facts=facts)
+    facts = {
+        key: _fact(key, fact, default, document.origin, document.line_of(("facts", key)))
+        for key, fact in parsed.facts.items()
+    }
+    return FactSet(origin=document.origin, subject=dict(parsed.subject), source=default, facts=facts)
 
 
-def _fact(key: str, schema: FactSchema, default: Source, line: int) -> Fact:
+def _fact(key: str, schema: FactSchema, default: Source, origin: str, line: int) -> Fact:
     return Fact(
         key=key,
         value=schema.value if schema.value is not None else "",
@@ -100,4 +109,5 @@ def _fact(key: str, schema: FactSchema, default: Source, line: int) -> Fact:
         text=dict(schema.text),
         items=tuple(dict(item) for item in schema.items),
         line=line,
+        origin=origin,
     )

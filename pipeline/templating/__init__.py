@@ -1,0 +1,66 @@
+"""The one Jinja2 environment every template runs in: sandboxed, strict, with number filters.
+
+Posts and cards share it, so a filter written for one works in the other. The project's
+`templates/` folder is searched first, then the templates that ship inside the package.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from ..errors import ComposeError, Problem
+from . import filters
+
+BUILTIN_TEMPLATES = Path(__file__).parent.parent / "builtin_templates"
+
+
+@lru_cache(maxsize=8)
+def environment(project_templates: Path) -> SandboxedEnvironment:
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(project_templates), jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
+    )
+    env = SandboxedEnvironment(
+        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters.update(filters.FILTERS)
+    env.globals.update(filters.GLOBALS)
+    return env
+
+
+def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    """Render a named template; any failure becomes a ComposeError naming template and line."""
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ComposeError([Problem(exc.name or name, exc.lineno, exc.message or "syntax error")]) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise ComposeError([Problem(name, 0, "template not found")]) from exc
+    except Exception as exc:  # undefined names, filter errors, sandbox refusals
+        raise ComposeError([Problem(name, _template_line(env, name, sys.exc_info()[2]), str(exc))]) from exc
+
+
+def render_string(env: jinja2.Environment, source: str, context: Mapping[str, Any], origin: Problem) -> str:
+    """Render an inline expression (a card field); errors point at the field's own file and line."""
+    try:
+        return env.from_string(source).render(context)
+    except Exception as exc:
+        raise ComposeError([Problem(origin.file, origin.line, f"{origin.message}: {exc}")]) from exc
+
+
+def _template_line(env: jinja2.Environment, name: str, tb: TracebackType | None) -> int:
+    """The line, in the template's own file, where rendering stopped (Jinja rewrites frames)."""
+    filename = env.get_template(name).filename or ""
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,46 @@
+"""Per-post template state: deterministic variation, and the numbers a post may print.
+
+A template may offer alternative wordings with `one_of("links", "connects", "joins")`. The choice
+is seeded by the post's identity, so the same post always reads the same, and no wording is used
+twice within one post. Every number a filter prints is remembered, so that the composed text can
+be checked for numbers that no fact supports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable
+
+import regex
+
+NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
+
+
+def number_tokens(text: str) -> set[str]:
+    """The numbers in a text, with grouping commas removed: "1,234 and 4.5" → {"1234", "4.5"}."""
+    return {token.replace(",", "") for token in NUMBER.findall(text)}
+
+
+class PostState:
+    def __init__(self, identity: str, allowed_numbers: Iterable[str] = ()) -> None:
+        seed = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
+        self.rng = random.Random(seed)
+        self.used: set[str] = set()
+        self.numbers: set[str] = set(allowed_numbers)
+
+    def one_of(self, options: tuple[str, ...]) -> str:
+        fresh = sorted(set(options) - self.used)
+        if not fresh:
+            raise ValueError(f"every wording of {list(options)} is already used in this post")
+        choice = self.rng.choice(fresh)
+        self.used.add(choice)
+        return choice
+
+    def allow(self, text: str) -> str:
+        """Record the numbers in a filter's output (or a literal the template vouches for)."""
+        self.numbers |= number_tokens(text)
+        return text
+
+    def unsupported(self, text: str) -> list[str]:
+        return sorted(number_tokens(text) - self.numbers, key=lambda n: (len(n), n))
