@@ -1,0 +1,293 @@
+"""fit(): the pure half of rendering. Boxes in pixels, lines broken, the largest size that fits.
+
+Nothing here touches pixels: the result is a CardLayout that draw.py paints. Text is placed by
+its measured bounding box, so every line's box lies inside its text box by construction.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from ..errors import RenderError, TextDoesNotFit
+from . import fonts
+from .fonts import Shaped
+from .template import BackgroundLayer, CardTemplate, Layer, ShapeLayer, TextLayer, parse_colour
+
+RGBA = tuple[int, int, int, int]
+NO_START = frozenset("，。！？、；：”’）》」』】〕〉…%·.,!?;:)]}")
+NO_END = frozenset("“‘（《「『【〔〈([{")
+WORD = re.compile(r"[0-9A-Za-z\u00C0-\u024F]+(?:[-.,:/'’+][0-9A-Za-z\u00C0-\u024F]+)*")
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    def contains(self, box: tuple[int, int, int, int]) -> bool:
+        return self.x <= box[0] and self.y <= box[1] and box[2] <= self.right and box[3] <= self.bottom
+
+
+@dataclass(frozen=True)
+class Line:
+    """A shaped line whose baseline origin is at (x, baseline)."""
+
+    shaped: Shaped
+    x: int
+    baseline: int
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        left, top, right, bottom = self.shaped.bbox
+        return left + self.x, top + self.baseline, right + self.x, bottom + self.baseline
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    name: str
+    box: Rect
+    size: int
+    lang: str
+    color: RGBA
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class ShapeBox:
+    rect: Rect
+    radius: int
+    color: RGBA
+
+
+@dataclass(frozen=True)
+class CardLayout:
+    size: tuple[int, int]
+    items: tuple[BackgroundLayer | ShapeBox | TextBlock, ...]
+    alt: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """An unbreakable piece of text; `space` says a space separates it from the one before."""
+
+    text: str
+    space: bool
+
+
+class _TooWide(Exception):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def layout_card(
+    template: CardTemplate, context: Mapping[str, Any], size: tuple[int, int], env: jinja2.Environment
+) -> CardLayout:
+    """Every layer placed in pixels, text fitted; raises TextDoesNotFit or RenderError."""
+    if context.get("lang") not in fonts.LANGUAGE:
+        raise RenderError(f"{template.name}: context lang must be 'en' or 'zh', not {context.get('lang')!r}")
+    items = tuple(_item(template, i, layer, context, size, env) for i, layer in enumerate(template.layers))
+    return CardLayout(size, items, template.render_field(("alt",), template.alt, context, env))
+
+
+def _item(
+    template: CardTemplate,
+    index: int,
+    layer: Layer,
+    context: Mapping[str, Any],
+    size: tuple[int, int],
+    env: jinja2.Environment,
+) -> BackgroundLayer | ShapeBox | TextBlock:
+    if isinstance(layer, BackgroundLayer):
+        return layer
+    box = place(layer.box, frame_rect(layer.frame, size))
+    if isinstance(layer, ShapeLayer):
+        return ShapeBox(box, round(layer.radius * min(size)), rgba(layer.color, layer.opacity))
+    text = template.render_field(("layers", index, "text"), layer.text, context, env)
+    return fit(template.name, layer, text, box, min(size), str(context["lang"]))
+
+
+def rgba(colour: str, opacity: float) -> RGBA:
+    r, g, b, a = parse_colour(colour)
+    return r, g, b, round(a * opacity)
+
+
+def frame_rect(frame: str, size: tuple[int, int]) -> Rect:
+    """The whole canvas, or its central square."""
+    width, height = size
+    if frame == "canvas":
+        return Rect(0, 0, width, height)
+    side = min(size)
+    return Rect((width - side) // 2, (height - side) // 2, side, side)
+
+
+def place(box: tuple[float, float, float, float], frame: Rect) -> Rect:
+    """A fractional [x, y, w, h] box in whole pixels of its frame."""
+    x0, y0 = round(box[0] * frame.w), round(box[1] * frame.h)
+    x1, y1 = round((box[0] + box[2]) * frame.w), round((box[1] + box[3]) * frame.h)
+    return Rect(frame.x + x0, frame.y + y0, x1 - x0, y1 - y0)
+
+
+def fit(template_name: str, layer: TextLayer, text: str, box: Rect, unit: int, lang: str) -> TextBlock:
+    """The text at the largest size in [min_size, max_size] that fits the box in max_lines."""
+    low = max(1, math.ceil(layer.min_size * unit))
+    high = max(low, math.floor(layer.max_size * unit))
+    lines, reason = attempt(layer, text, box, low, lang)
+    if reason:
+        raise TextDoesNotFit(template_name, layer.name, f"at the smallest size ({low}px) {reason}")
+    size = low
+    while low < high:  # invariant: `size` fits; look for a larger one in (low, high]
+        middle = (low + high + 1) // 2
+        candidate, reason = attempt(layer, text, box, middle, lang)
+        if reason:
+            high = middle - 1
+        else:
+            low, size, lines = middle, middle, candidate
+    placed = place_lines(lines, layer, box, size)
+    return TextBlock(layer.name, box, size, lang, rgba(layer.color, layer.opacity), placed)
+
+
+def attempt(layer: TextLayer, text: str, box: Rect, size: int, lang: str) -> tuple[list[Shaped], str]:
+    """The shaped lines at one size, or the reason they do not fit."""
+    chain = fonts.faces(layer.font, layer.weight)
+
+    def fits(line: str) -> bool:
+        return fonts.shape(line, chain, lang, size).width <= box.w
+
+    try:
+        broken = [line for para in text.split("\n") for line in break_lines(tokens(para, lang), fits, layer.balance)]
+    except _TooWide as exc:
+        width = fonts.shape(exc.token, chain, lang, size).width
+        return [], f"{exc.token!r} is {width}px wide; the box is {box.w}px"
+    if len(broken) > layer.max_lines:
+        return [], f"the text needs {len(broken)} lines; max_lines is {layer.max_lines}"
+    shaped = [fonts.shape(line, chain, lang, size) for line in broken]
+    top, bottom = extent(shaped, pitch(layer, size))
+    if bottom - top > box.h:
+        return [], f"the text is {bottom - top}px tall; the box is {box.h}px"
+    return shaped, ""
+
+
+def pitch(layer: TextLayer, size: int) -> int:
+    return round(layer.line_height * size)
+
+
+def extent(lines: list[Shaped], step: int) -> tuple[int, int]:
+    """Top and bottom of the ink of lines set `step` pixels apart, relative to the first baseline."""
+    boxes = [(i * step + s.bbox[1], i * step + s.bbox[3]) for i, s in enumerate(lines) if s.runs]
+    return (min(b[0] for b in boxes), max(b[1] for b in boxes)) if boxes else (0, 0)
+
+
+def place_lines(lines: list[Shaped], layer: TextLayer, box: Rect, size: int) -> tuple[Line, ...]:
+    step = pitch(layer, size)
+    top, bottom = extent(lines, step)
+    offsets = {"top": box.y - top, "middle": box.y + (box.h - bottom + top) // 2 - top, "bottom": box.bottom - bottom}
+    first = offsets[layer.valign]
+    return tuple(Line(s, _line_x(s, layer.align, box), first + i * step) for i, s in enumerate(lines))
+
+
+def _line_x(line: Shaped, align: str, box: Rect) -> int:
+    if align == "left":
+        return box.x - line.bbox[0]
+    if align == "right":
+        return box.right - line.bbox[2]
+    return box.x + (box.w - line.width) // 2 - line.bbox[0]
+
+
+def tokens(paragraph: str, lang: str) -> list[Token]:
+    """English breaks at spaces; Chinese between characters, keeping Latin words and digits whole."""
+    if lang != "zh":
+        return [Token(word, True) for word in paragraph.split()]
+    raw: list[Token] = []
+    position, space = 0, False
+    while position < len(paragraph):
+        if paragraph[position].isspace():
+            position, space = position + 1, True
+            continue
+        end = _token_end(paragraph, position)
+        raw.append(Token(paragraph[position:end], space))
+        position, space = end, False
+    return kinsoku(raw)
+
+
+def _token_end(text: str, start: int) -> int:
+    match = WORD.match(text, start)
+    end = match.end() if match else start + 1
+    while end < len(text) and (fonts.extends(text[end]) or ord(text[end - 1]) in fonts.JOINERS):
+        end += 1  # keep combining marks and joiners with their base
+    return end
+
+
+def kinsoku(raw: list[Token]) -> list[Token]:
+    """Glue closing punctuation to the token before it and opening punctuation to the one after."""
+    result: list[Token] = []
+    for token in raw:
+        glue = bool(result) and (result[-1].text[-1] in NO_END or (token.text[0] in NO_START and not token.space))
+        if glue:
+            joined = result[-1].text + (" " if token.space else "") + token.text
+            result[-1] = Token(joined, result[-1].space)
+        else:
+            result.append(token)
+    return result
+
+
+def break_lines(pieces: list[Token], fits: Callable[[str], bool], balance: bool) -> list[str]:
+    """Greedy breaking; with `balance`, the narrowest width that keeps the same number of lines."""
+    lines = greedy(pieces, fits)
+    if not balance or len(lines) < 2:
+        return lines
+    low, high = 1, max(_chars(line) for line in lines)
+    while low < high:
+        middle = (low + high) // 2
+        narrower = _within(pieces, fits, middle)
+        if narrower and len(narrower) <= len(lines):
+            high = middle
+        else:
+            low = middle + 1
+    return _within(pieces, fits, low) or lines
+
+
+def _within(pieces: list[Token], fits: Callable[[str], bool], limit: int) -> list[str]:
+    """Greedy lines no longer than `limit` (in _chars), or [] if a piece alone is longer."""
+    try:
+        return greedy(pieces, lambda line: fits(line) and _chars(line) <= limit)
+    except _TooWide:
+        return []
+
+
+def _chars(line: str) -> int:
+    """A width proxy for balancing: East Asian wide characters count double."""
+    return sum(2 if _wide(char) else 1 for char in line)
+
+
+def _wide(char: str) -> bool:
+    return "\u2e80" <= char <= "\uffef"
+
+
+def greedy(pieces: list[Token], fits: Callable[[str], bool]) -> list[str]:
+    lines: list[str] = []
+    for piece in pieces:
+        if lines:
+            candidate = lines[-1] + (" " if piece.space else "") + piece.text
+            if fits(candidate):
+                lines[-1] = candidate
+                continue
+        if not fits(piece.text):
+            raise _TooWide(piece.text)
+        lines.append(piece.text)
+    return lines
