@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench golden
 
 run: $(VENV)/.installed  ## install, then run the scheduler, worker and preview on the example project
 	$(BIN)/shortline run
@@ -27,3 +27,6 @@ $(VENV)/.dev-installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+golden: $(VENV)/.dev-installed  ## regenerate every golden file; review the diff before committing
+	SHORTLINE_UPDATE_GOLDEN=1 $(BIN)/pytest tests/golden

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -249,6 +250,10 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     """
     from . import scheduler
 
+    # uvicorn re-raises the signal that stopped it once it has shut down; this handler turns that
+    # into a clean exit (status 0) after the scheduler has drained, instead of death by signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_cleanly)
     rt = runtime(ctx)
     rt.store  # noqa: B018 -- open the queue before any thread needs it
     scheduler.catch_up(rt)
@@ -273,6 +278,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
       shortline serve --port 8765
     """
     _serve(runtime(ctx), host, port)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(OK)
 
 
 def _serve(rt: Runtime, host: str, port: int) -> None:

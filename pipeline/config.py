@@ -68,8 +68,10 @@ class CronTriggerConfig(yamldoc.Strict):
 class ChannelConfig(yamldoc.Strict):
     type: ChannelType
     langs: tuple[Lang, ...] = ("en", "zh")
-    base_url: str | None = None
+    base_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    link: Annotated[str, AfterValidator(_http_url)] | None = None  # appended to every post (Weibo needs one)
     credentials: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, str | int | bool] = Field(default_factory=dict)  # non-secret settings: chat id, page id
 
     @field_validator("credentials")
     @classmethod

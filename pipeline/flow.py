@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
 import jinja2
 
-from . import compose, config, facts, render, templating
+from . import compose, config, facts, render, templating, triggers
 from .clock import Clock
+from .compose.channels import SPECS
 from .config import Config, JobConfig, Project
 from .errors import ConfigError, Problem
 from .model import Card, FactSet, Variant
-from .publish import Publisher, publisher_for
+from .publish import Publisher, build_publishers
 from .publish.worker import Worker
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,8 +51,12 @@ class Runtime:
         return store
 
     @cached_property
-    def publishers(self) -> dict[str, Publisher]:
-        return {name: publisher_for(name, channel, self.project) for name, channel in self.config.channels.items()}
+    def channels(self) -> tuple[dict[str, Publisher], dict[str, str]]:
+        """The publishers ready to send, and why each other channel is skipped (said once, here)."""
+        ready, skipped = build_publishers(self.config, self.project)
+        for name, reason in skipped.items():
+            log.warning("channel %s: %s; its deliveries wait in the queue", name, reason)
+        return ready, skipped
 
     def job(self, job_id: str) -> JobConfig:
         if job_id not in self.config.jobs:
@@ -57,11 +65,15 @@ class Runtime:
         return self.config.jobs[job_id]
 
 
-def generate(rt: Runtime, job_id: str) -> list[Variant]:
-    """Compose every channel variant of a job and render its cards, without queueing anything."""
+def generate(rt: Runtime, job_id: str, fire_time: dt.datetime | None = None) -> list[Variant]:
+    """Compose every channel variant of a job and render its cards, without queueing anything.
+
+    A dry run (no fire time) previews the post of the job's latest scheduled fire, wording included.
+    """
     job = rt.job(job_id)
+    fire_time = fire_time or triggers.previous_fire(job, rt.config.tz, rt.clock.now())
     fact_set = load_facts(rt, job)
-    variants = compose.compose(rt.env, job, fact_set, rt.config.channels)
+    variants = compose.compose(rt.env, job, fact_set, rt.config.channels, f"{job_id}@{fire_time.isoformat()}")
     return attach_cards(rt, job, fact_set, variants)
 
 
@@ -77,7 +89,7 @@ def attach_cards(rt: Runtime, job: JobConfig, fact_set: FactSet, variants: list[
     rendered: dict[tuple[str, tuple[int, int]], tuple[Card, ...]] = {}
     result = []
     for variant in variants:
-        size = rt.publishers[variant.channel].limits.card_size
+        size = SPECS[variant.type].card_size
         key = (variant.lang, size)
         if key not in rendered:
             context = compose.context(fact_set, variant.lang)
@@ -94,7 +106,7 @@ def _card(rt: Runtime, template: render.CardTemplate, context: dict[str, object]
 def fire(rt: Runtime, job_id: str, fire_time: dt.datetime) -> int | None:
     """One job fire: generate and queue its post once; None if this fire was already queued."""
     job = rt.job(job_id)
-    variants = generate(rt, job_id)
+    variants = generate(rt, job_id, fire_time)
     title = variants[0].text.splitlines()[0] if variants else job_id
     auto = job.review == "auto"
     return rt.store.add_post(job_id, fire_time, title, variants, auto_approve=auto, now=rt.clock.now())
@@ -102,4 +114,5 @@ def fire(rt: Runtime, job_id: str, fire_time: dt.datetime) -> int | None:
 
 def publish_due(rt: Runtime) -> Counter[str]:
     """One publishing pass over every approved, due delivery."""
-    return Worker(rt.store, rt.publishers, rt.clock).run_pass()
+    ready, _ = rt.channels
+    return Worker(rt.store, ready, rt.clock).run_pass()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +88,7 @@ class Card:
 
 @dataclass(frozen=True)
 class Block:
-    """A part of a post: headline, source, run (short lines), paragraph or slogan.
+    """A part of a post: title, headline, source, run (short lines), paragraph or slogan.
 
     `optional` blocks may be dropped to fit a channel, lowest number first; `width` is the target
     line width of a run (characters; a Han character counts one).
@@ -98,6 +98,13 @@ class Block:
     lines: tuple[str, ...]
     optional: int | None = None
     width: float | None = None
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:  # blocks key the per-block count caches: hash them once
+        object.__setattr__(self, "_hash", hash((self.kind, self.lines, self.optional, self.width)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True)
@@ -112,18 +119,23 @@ class Variant:
     title: str | None = None
     digest: str | None = None
     html: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The public shape (`generate --json`, the store's payload); article fields only where set."""
-        data = {k: v for k, v in asdict(self).items() if k != "cards" and v is not None}
-        data["cards"] = [card.to_json() for card in self.cards]
-        return data
+        """The public shape (`generate --json`, the store's payload): article fields only where set,
+        and the channel's extra keys (counts, facets, ...) beside the fixed ones."""
+        fixed = {k: getattr(self, k) for k in VARIANT_KEYS if getattr(self, k) is not None}
+        return self.extra | fixed | {"cards": [card.to_json() for card in self.cards]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Variant:
         cards = tuple(Card(Path(c["path"]), c["width"], c["height"], c["alt"]) for c in data["cards"])
         fields = {k: data.get(k) for k in ("title", "digest", "html")}
-        return cls(data["channel"], data["type"], data["lang"], data["text"], cards, **fields)
+        extra = {k: v for k, v in data.items() if k not in VARIANT_KEYS and k != "cards"}
+        return cls(data["channel"], data["type"], data["lang"], data["text"], cards, **fields, extra=extra)
+
+
+VARIANT_KEYS = ("channel", "type", "lang", "text", "title", "digest", "html")
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,11 @@ def write_licences() -> None:
     inter = TTFont(INTER / "Inter-Regular.otf")["name"].getDebugName(0)
     licences = [
         ("OFL-NotoSansSC.txt", noto, ofl_text(NOTO_COPYRIGHT, "SIL-1.1")),
-        ("OFL-Inter.txt", inter, "SIL OPEN FONT LICENSE Version 1.1 - 26 February 2007\n\n"
-         + ofl_text(INTER_COPYRIGHT, "OFL-1.1")),
+        (
+            "OFL-Inter.txt",
+            inter,
+            "SIL OPEN FONT LICENSE Version 1.1 - 26 February 2007\n\n" + ofl_text(INTER_COPYRIGHT, "OFL-1.1"),
+        ),
     ]
     for name, holder, body in licences:
         (HERE / name).write_text(f"{holder}\n\n{body}\n", encoding="utf-8")

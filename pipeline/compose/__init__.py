@@ -12,35 +12,49 @@ from ..config import ChannelConfig, JobConfig
 from ..model import Block, FactSet, Variant
 from ..templating.state import PostState
 from . import provenance
-from .blocks import parse, plain_text
+from .blocks import parse
+from .channels import Target, variant
+from .runs import break_runs
 
 __all__ = ["compose", "context", "post_blocks"]
 
 
-def context(facts: FactSet, lang: str, identity: str = "") -> dict[str, Any]:
-    """What every template (post or card) sees, in one language; `identity` seeds wording choices."""
-    state = PostState(f"{identity}/{lang}", provenance.fact_numbers(facts))
+def context(facts: FactSet, lang: str, identity: str = "", numbers: set[str] | None = None) -> dict[str, Any]:
+    """What every template (post or card) sees, in one language; `identity` seeds wording choices,
+    `numbers` are the facts' own numbers when the caller has them already."""
+    state = PostState(f"{identity}/{lang}", provenance.fact_numbers(facts) if numbers is None else numbers)
     return {"lang": lang, "subject": facts.subject[lang], "facts": facts.facts, "source": facts.source, "_post": state}
 
 
-def post_blocks(env: jinja2.Environment, post: str, facts: FactSet, lang: str, identity: str = "") -> tuple[Block, ...]:
-    """Render a post template into blocks, and check that every number in them has a source."""
+def post_blocks(
+    env: jinja2.Environment, post: str, facts: FactSet, lang: str, identity: str = "", numbers: set[str] | None = None
+) -> tuple[Block, ...]:
+    """Render a post template into blocks, break its runs into short lines, and check that every
+    number in them has a source."""
     name = f"{post}.{lang}.j2"
-    ctx = context(facts, lang, identity)
-    blocks = parse(templating.render(env, name, ctx), name)
-    provenance.check(blocks, ctx["_post"], name)
+    ctx = context(facts, lang, identity, numbers)
+    state = ctx["_post"]
+    blocks = break_runs(parse(templating.render(env, name, ctx), name), lang, state.protected)
+    provenance.check(blocks, state, name)
     return blocks
 
 
 def compose(
-    env: jinja2.Environment, job: JobConfig, facts: FactSet, channels: Mapping[str, ChannelConfig]
+    env: jinja2.Environment,
+    job: JobConfig,
+    facts: FactSet,
+    channels: Mapping[str, ChannelConfig],
+    identity: str = "",
 ) -> list[Variant]:
-    texts: dict[str, str] = {}
+    """One variant per channel and language, each fitted to its channel's limits."""
+    blocks: dict[str, tuple[Block, ...]] = {}
+    numbers = provenance.fact_numbers(facts)
     variants = []
     for name in job.channels:
         channel = channels[name]
         for lang in channel.langs:
-            if lang not in texts:
-                texts[lang] = plain_text(post_blocks(env, job.post, facts, lang))
-            variants.append(Variant(channel=name, type=channel.type, lang=lang, text=texts[lang]))
+            if lang not in blocks:
+                blocks[lang] = post_blocks(env, job.post, facts, lang, identity, numbers)
+            target = Target(name, channel, lang, bool(job.cards), f"{job.post}.{lang}.j2")
+            variants.append(variant(target, blocks[lang]))
     return variants

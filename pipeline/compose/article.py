@@ -7,6 +7,7 @@ runs become centred one-line paragraphs, the rhythm of the format; figures are s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import nh3
@@ -14,6 +15,7 @@ from markupsafe import Markup, escape
 
 from ..model import Block
 from ..templating.state import NUMBER
+from .blocks import title
 
 TAGS = {"section", "p", "span", "strong", "em", "br", "img", "blockquote", "h2", "h3"}
 ATTRIBUTES = {"*": {"style"}, "img": {"src", "alt", "data-src", "style"}}
@@ -43,6 +45,7 @@ STYLES = {
 }
 FIGURE = '<strong style="' + STYLES["figure"] + '">{}</strong>'
 DIGEST_LIMIT = 120
+OPEN, CLOSE = '<section style="padding:0 8px;">', "</section>"
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,15 @@ class Article:
 
 
 def article(blocks: tuple[Block, ...]) -> Article:
-    title = next((b.lines[0] for b in blocks if b.kind == "headline"), "")
-    body = "".join(_block_html(block) for block in blocks if block.kind != "headline")
-    return Article(
-        title=title, digest=digest(blocks), html=sanitize(f'<section style="padding:0 8px;">{body}</section>')
-    )
+    body = "".join(block_html(block) for block in blocks)
+    return Article(title=title(blocks), digest=digest(blocks), html=f"{OPEN}{body}{CLOSE}")
+
+
+@functools.lru_cache(maxsize=4096)
+def block_html(block: Block) -> str:
+    """One block's part of the body, sanitized on its own (the parts are balanced, so the body is
+    their concatenation); empty for the title and headline, which WeChat shows as the title."""
+    return "" if block.kind in ("title", "headline") else sanitize(_block_html(block))
 
 
 def sanitize(html: str) -> str:

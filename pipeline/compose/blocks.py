@@ -1,6 +1,7 @@
 """A composed post is a list of blocks. Templates mark them with a line `::: kind [key=value ...]`.
 
-::: headline              the title line
+::: title                 a short title where a channel wants one (the WeChat article); not in the text
+::: headline              the first line, and the title where no title block is given
 ::: source                where the figures come from
 ::: run [width=N]         very short lines: each line longer than N is broken at phrase boundaries
 ::: paragraph             a fact paragraph with figures
@@ -13,7 +14,7 @@ from __future__ import annotations
 from ..errors import ComposeError, Problem
 from ..model import Block
 
-KINDS = ("headline", "source", "run", "paragraph", "slogan")
+KINDS = ("title", "headline", "source", "run", "paragraph", "slogan")
 ATTRIBUTES = {"optional": int, "width": float}
 MARKER = ":::"
 
@@ -68,4 +69,13 @@ def _marker(line: str, template: str, number: int) -> _Open:
 
 def plain_text(blocks: tuple[Block, ...]) -> str:
     """The post as plain text: one line per short line, a blank line between blocks."""
-    return "\n\n".join("\n".join(block.lines) for block in blocks)
+    return "\n\n".join("\n".join(block.lines) for block in blocks if block.kind != "title")
+
+
+def title(blocks: tuple[Block, ...]) -> str:
+    """The title block's line, or else the headline's."""
+    for kind in ("title", "headline"):
+        found = next((b.lines[0] for b in blocks if b.kind == kind), None)
+        if found is not None:
+            return found
+    return ""

@@ -15,7 +15,6 @@ from ..model import Delivery, Receipt, Variant
 class Limits:
     max_chars: int | None = None
     max_images: int | None = None
-    card_size: tuple[int, int] = (1080, 1350)
 
 
 class Publisher(abc.ABC):

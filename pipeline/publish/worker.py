@@ -54,7 +54,7 @@ class Worker:
         """Publish everything due now; returns how many deliveries ended in each state."""
         outcomes: Counter[str] = Counter()
         self.sweep(outcomes)
-        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease):
+        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease, channels=list(self.publishers)):
             outcomes[self.deliver(delivery)] += 1
         return outcomes
 
@@ -78,7 +78,7 @@ class Worker:
 
     def sweep(self, outcomes: Counter[str]) -> None:
         """Deliveries whose worker died mid-flight: retry if safe, else reconcile or park as unknown."""
-        for delivery in self.store.expired_leases(self.clock.now()):
+        for delivery in self.store.expired_leases(self.clock.now(), channels=list(self.publishers)):
             publisher = self.publishers.get(delivery.channel)
             reason = "the worker's lease expired mid-publish"
             outcomes[self._ambiguous(delivery, publisher, reason) if publisher else D.FAILED] += 1

@@ -118,11 +118,13 @@ class Store:
 
     # -- workers ----------------------------------------------------------------------------
 
-    def claim_due(self, now: dt.datetime, lease: dt.timedelta, limit: int = 50) -> list[Delivery]:
-        """Take due, scheduled deliveries under a lease; each claim bumps the fencing attempt."""
+    def claim_due(
+        self, now: dt.datetime, lease: dt.timedelta, channels: Sequence[str], limit: int = 50
+    ) -> list[Delivery]:
+        """Take due, scheduled deliveries of these channels under a lease; each claim bumps the fencing attempt."""
         due = (
             sa.select(deliveries.c.id)
-            .where(deliveries.c.status == D.SCHEDULED, deliveries.c.due_at <= now)
+            .where(deliveries.c.status == D.SCHEDULED, deliveries.c.due_at <= now, deliveries.c.channel.in_(channels))
             .order_by(deliveries.c.due_at, deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -158,8 +160,10 @@ class Store:
             self._transition(conn, deliveries, fenced, status, DELIVERY_FROM[status], values, f"delivery {delivery.id}")
             _audit(conn, delivery.post_id, delivery.id, now, "worker", D.PUBLISHING, status, error)
 
-    def expired_leases(self, now: dt.datetime) -> list[Delivery]:
-        query = sa.select(deliveries).where(deliveries.c.status == D.PUBLISHING, deliveries.c.lease_until < now)
+    def expired_leases(self, now: dt.datetime, channels: Sequence[str]) -> list[Delivery]:
+        query = sa.select(deliveries).where(
+            deliveries.c.status == D.PUBLISHING, deliveries.c.lease_until < now, deliveries.c.channel.in_(channels)
+        )
         with self.engine.connect() as conn:
             return [_delivery(row) for row in conn.execute(query)]
 

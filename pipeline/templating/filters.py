@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import jinja2
-from babel.dates import format_date
-from babel.numbers import format_compact_decimal, format_decimal
+from babel import dates, numbers
 
 from ..model import Fact
 from .state import PostState
@@ -32,6 +32,12 @@ QUALIFIERS = {
     "at_least": {"en": "at least {n}", "zh": "至少{n}"},
     "about": {"en": "about {n}", "zh": "约{n}"},
 }
+
+
+# Babel's formatters parse their locale and pattern on every call; the same figures recur in every post.
+format_decimal = functools.lru_cache(maxsize=4096, typed=True)(numbers.format_decimal)
+format_compact_decimal = functools.lru_cache(maxsize=4096, typed=True)(numbers.format_compact_decimal)
+format_date = functools.lru_cache(maxsize=4096)(dates.format_date)
 
 
 def lang(ctx: Any) -> str:
@@ -122,6 +128,15 @@ def literal(ctx: Any, value: object) -> str:
     return vouch(ctx, str(value))
 
 
+@jinja2.pass_context
+def keep(ctx: Any, text: str) -> str:
+    """A phrase the line breaker must never split, e.g. {{ keep("Hong Kong, Macao and Taiwan") }}."""
+    state = ctx.get("_post")
+    if isinstance(state, PostState):
+        state.protected.add(str(text))
+    return str(text)
+
+
 FILTERS = {
     "number": number,
     "compact": compact,
@@ -132,4 +147,4 @@ FILTERS = {
     "date": date,
     "t": localized,
 }
-GLOBALS = {"one_of": one_of, "literal": literal}
+GLOBALS = {"one_of": one_of, "literal": literal, "keep": keep}

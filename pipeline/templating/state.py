@@ -2,12 +2,14 @@
 
 A template may offer alternative wordings with `one_of("links", "connects", "joins")`. The choice
 is seeded by the post's identity, so the same post always reads the same, and no wording is used
-twice within one post. Every number a filter prints is remembered, so that the composed text can
+twice within one post. Phrases marked with `keep(...)` are never split by the line breaker.
+Every number a filter prints is remembered, so that the composed text can
 be checked for numbers that no fact supports.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Iterable
@@ -17,9 +19,10 @@ import regex
 NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
 
 
-def number_tokens(text: str) -> set[str]:
+@functools.lru_cache(maxsize=8192)
+def number_tokens(text: str) -> frozenset[str]:
     """The numbers in a text, with grouping commas removed: "1,234 and 4.5" → {"1234", "4.5"}."""
-    return {token.replace(",", "") for token in NUMBER.findall(text)}
+    return frozenset(token.replace(",", "") for token in NUMBER.findall(text))
 
 
 class PostState:
@@ -28,6 +31,7 @@ class PostState:
         self.rng = random.Random(seed)
         self.used: set[str] = set()
         self.numbers: set[str] = set(allowed_numbers)
+        self.protected: set[str] = set()  # phrases the line breaker keeps whole
 
     def one_of(self, options: tuple[str, ...]) -> str:
         fresh = sorted(set(options) - self.used)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.compose.channels import SPECS
+
 
 def shortline(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pipeline", "--project", str(project), *args]
@@ -69,15 +71,15 @@ def test_dry_run_json_queues_nothing(project_dir: Path) -> None:
     result = shortline(project_dir, "generate", "shenyang-profile", "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
     variants = json.loads(result.stdout)
-    assert [(v["channel"], v["type"], v["lang"]) for v in variants] == [
-        ("outbox", "outbox", "en"),
-        ("outbox", "outbox", "zh"),
-    ]
+    assert [(v["channel"], v["lang"]) for v in variants[:2]] == [("outbox", "en"), ("outbox", "zh")]
+    assert {v["type"] for v in variants} == set(SPECS) and len(variants) == 2 * len(SPECS)
     for variant in variants:
         assert variant["text"] and variant["cards"]
         for card in variant["cards"]:
             assert (project_dir / card["path"]).is_file() and card["alt"]
-            assert (card["width"], card["height"]) == (1080, 1350)
+            assert (card["width"], card["height"]) == SPECS[variant["type"]].card_size
+    wechat = next(v for v in variants if v["type"] == "wechat")
+    assert wechat["title"] and wechat["digest"] and wechat["html"].startswith("<section")
     assert json.loads(shortline(project_dir, "queue", "list", "--json").stdout) == []
 
 

@@ -21,7 +21,8 @@ def test_example_schedule_loads(project_dir: Path) -> None:
     cfg = config.load(Project(project_dir))
     job = cfg.jobs["shenyang-profile"]
     assert cfg.timezone == "Asia/Shanghai"
-    assert job.channels == ("outbox",) and job.review == "required"
+    assert job.channels[0] == "outbox" and len(job.channels) == 10 and job.review == "required"
+    assert {channel.type for channel in cfg.channels.values()} >= {"outbox", "wechat", "x", "bluesky", "webhook"}
     assert job.max_lateness == dt.timedelta(days=7)
 
 
@@ -39,7 +40,7 @@ def test_typo_key_names_file_line_and_key(project_dir: Path) -> None:
         ("Asia/Shanghai", "Asia/Shang_Hai", "is not an IANA timezone"),
         ('"0 9 * * 1"', '"0 25 * * 1"', "is not a 5-field cron expression"),
         ("review: required ", "review: sometimes ", "review: Input should be 'required' or 'auto'"),
-        ("channels: [outbox]", "channels: [outbox, weibo]", "no channel named 'weibo'"),
+        ("channels: [outbox, wechat,", "channels: [outbox, wechat2,", "no channel named 'wechat2'"),
         ("max_lateness: 7d", "max_lateness: a week", "is not a duration"),
     ],
 )
@@ -54,7 +55,7 @@ def test_bad_values_are_located(project_dir: Path, old: str, new: str, expected:
 
 def test_inline_secret_is_refused(project_dir: Path) -> None:
     text = (project_dir / "schedule.yaml").read_text()
-    text = text.replace("    langs: [en, zh]", "    langs: [en, zh]\n    credentials: {token: hunter2}")
+    text = text.replace("    langs: [en, zh]", "    langs: [en, zh]\n    credentials: {token: hunter2}", 1)
     [problem] = _problems(project_dir, text)
     assert "${ENV_VAR}" in problem and "hunter2" not in problem
 

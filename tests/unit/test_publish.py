@@ -114,7 +114,7 @@ def test_unexpected_exception_counts_as_ambiguous(store: Store) -> None:
 def test_expired_lease_is_swept(store: Store) -> None:
     clock = FakeClock(NOW)
     store.add_post("job", NOW, "t", [Variant("scripted", "x", "en", "hi")], auto_approve=True, now=NOW)
-    store.claim_due(NOW, dt.timedelta(minutes=5))  # a worker claimed it, then died
+    store.claim_due(NOW, dt.timedelta(minutes=5), ["scripted"])  # a worker claimed it, then died
     clock.advance(301)
     worker = Worker(store, {"scripted": Scripted([], found=None)}, clock)
     assert worker.run_pass() == {"unknown": 1}
@@ -129,7 +129,7 @@ def test_outbox_writes_once(tmp_path: Path, store: Store) -> None:
     card_path = _png(tmp_path / ("a" * 64 + ".png"))
     variant = Variant("outbox", "outbox", "zh", "你好", (Card(card_path.relative_to(tmp_path), 8, 10, "卡片"),))
     store.add_post("job", NOW, "t", [variant], auto_approve=True, now=NOW)
-    [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5))
+    [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5), ["outbox"])
     outbox = OutboxPublisher("outbox", ChannelConfig(type="outbox"), tmp_path, tmp_path / "outbox")
     first = outbox.publish(delivery)
     written = tmp_path / "outbox/outbox" / f"delivery-{delivery.id}.json"

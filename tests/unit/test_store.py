@@ -36,14 +36,14 @@ def test_a_fire_is_queued_once(store: Store) -> None:
 
 def test_review_then_claim_then_publish(store: Store) -> None:
     post_id = _queue(store)
-    assert store.claim_due(NOW, LEASE) == []  # in review: nothing is due
+    assert store.claim_due(NOW, LEASE, ["outbox"]) == []  # in review: nothing is due
     store.approve(post_id, "editor", NOW)
-    claimed = store.claim_due(NOW, LEASE)
+    claimed = store.claim_due(NOW, LEASE, ["outbox"])
     assert [(d.variant.lang, d.status, d.attempt) for d in claimed] == [
         ("en", "publishing", 1),
         ("zh", "publishing", 1),
     ]
-    assert store.claim_due(NOW, LEASE) == []  # claimed work is not handed out twice
+    assert store.claim_due(NOW, LEASE, ["outbox"]) == []  # claimed work is not handed out twice
     for delivery in claimed:
         store.finish(delivery, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt(f"r{delivery.id}", "file:///x"))
     post = store.post(post_id)
@@ -53,13 +53,13 @@ def test_review_then_claim_then_publish(store: Store) -> None:
 
 def test_auto_review_skips_to_scheduled(store: Store) -> None:
     _queue(store, auto=True)
-    assert len(store.claim_due(NOW, LEASE)) == 2
+    assert len(store.claim_due(NOW, LEASE, ["outbox"])) == 2
 
 
 def test_deliveries_wait_until_due(store: Store) -> None:
     _queue(store, auto=True, fire=NOW + dt.timedelta(hours=1))
-    assert store.claim_due(NOW, LEASE) == []
-    assert len(store.claim_due(NOW + dt.timedelta(hours=1), LEASE)) == 2
+    assert store.claim_due(NOW, LEASE, ["outbox"]) == []
+    assert len(store.claim_due(NOW + dt.timedelta(hours=1), LEASE, ["outbox"])) == 2
 
 
 def test_reject_cancels_and_is_audited(store: Store) -> None:
@@ -80,9 +80,9 @@ def test_reject_cancels_and_is_audited(store: Store) -> None:
 
 def test_fencing_refuses_a_stale_attempt(store: Store) -> None:
     _queue(store, auto=True)
-    first = store.claim_due(NOW, LEASE)[0]
+    first = store.claim_due(NOW, LEASE, ["outbox"])[0]
     store.finish(first, DeliveryStatus.SCHEDULED, NOW, error="temporary")  # released for a retry
-    second = next(d for d in store.claim_due(NOW, LEASE) if d.id == first.id)
+    second = next(d for d in store.claim_due(NOW, LEASE, ["outbox"]) if d.id == first.id)
     assert second.attempt == first.attempt + 1
     with pytest.raises(InvalidTransition):
         store.finish(first, DeliveryStatus.PUBLISHED, NOW, receipt=Receipt("late"))
@@ -91,9 +91,9 @@ def test_fencing_refuses_a_stale_attempt(store: Store) -> None:
 
 def test_expired_leases_are_found(store: Store) -> None:
     _queue(store, auto=True)
-    store.claim_due(NOW, LEASE)
-    assert store.expired_leases(NOW + LEASE) == []
-    assert len(store.expired_leases(NOW + LEASE + dt.timedelta(seconds=1))) == 2
+    store.claim_due(NOW, LEASE, ["outbox"])
+    assert store.expired_leases(NOW + LEASE, ["outbox"]) == []
+    assert len(store.expired_leases(NOW + LEASE + dt.timedelta(seconds=1), ["outbox"])) == 2
 
 
 def test_unknown_post(store: Store) -> None:
@@ -108,3 +108,9 @@ def test_times_come_back_aware_utc(store: Store) -> None:
     post_id = store.add_post("job", local, "t", VARIANTS, auto_approve=False, now=NOW)
     assert post_id is not None
     assert store.post(post_id).fire_time == NOW and store.post(post_id).fire_time.tzinfo == dt.UTC
+
+
+def test_only_the_named_channels_are_claimed(store: Store) -> None:
+    _queue(store, auto=True)
+    assert store.claim_due(NOW, LEASE, ["weibo"]) == []
+    assert len(store.claim_due(NOW, LEASE, ["weibo", "outbox"])) == 2

@@ -1,0 +1,82 @@
+"""Compose throughput: posts per second on one core (target 2,000/s).
+
+    python bench/compose.py [--posts N] [--repeat N]
+
+A post is one fire of the example job: every channel variant (10 channels x 2 languages) of the
+Shenyang facts, each with its own identity (so wording choices are drawn afresh), fitted to its
+channel's limits and checked for number provenance. Facts are loaded and templates compiled once,
+as in the scheduler; cards are not rendered (bench/cards measures those).
+Rows:
+  - "repeat fires": the same facts fired again and again (the steady state of a campaign);
+  - "new figures every post": every post has its own sister-city and trade figures, so the
+    paragraphs that state them, and every count over them, are new to every cache;
+  - "new figures, breaker cold": as above, with the breaker's per-paragraph analysis cleared too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline import compose, config, facts, templating
+from pipeline.compose import breaker
+from pipeline.model import FactSet, Variant
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 2_000.0
+
+
+Compose = Callable[[FactSet, str], list[Variant]]
+
+
+def composer() -> tuple[Compose, FactSet]:
+    project = config.Project(REPO)
+    cfg = config.load(project)
+    job = cfg.jobs["shenyang-profile"]
+    env = templating.environment((REPO / "templates").resolve())
+    return lambda fact_set, identity: compose.compose(env, job, fact_set, cfg.channels, identity), facts.load_all(
+        job.facts, project
+    )
+
+
+def with_figures(fact_set: FactSet, n: int) -> FactSet:
+    changed = {key: dataclasses.replace(fact_set.facts[key], value=n) for key in ("sister_cities", "trade_partners")}
+    return dataclasses.replace(fact_set, facts=fact_set.facts | changed)
+
+
+def posts_per_second(make: Compose, fact_set: FactSet, posts: int, mode: str) -> float:
+    inputs = [with_figures(fact_set, 1000 + n) if mode != "repeat" else fact_set for n in range(posts)]
+    elapsed = 0.0
+    for n, post_facts in enumerate(inputs):
+        if mode == "cold":
+            breaker._analyse.cache_clear()
+        start = time.perf_counter()
+        make(post_facts, f"shenyang-profile@{n}")
+        elapsed += time.perf_counter() - start
+    return posts / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    make, fact_set = composer()
+    variants = len(make(fact_set, "warm-up"))
+    print(f"| {'compose (' + str(variants) + ' variants/post)':<32} | {'posts/s':>9} | {'target':>7} | {'ratio':>6} |")
+    print(f"|{'-' * 34}|{'-' * 11}|{'-' * 9}|{'-' * 8}|")
+    rows = {"repeat": "repeat fires", "new": "new figures every post", "cold": "new figures, breaker cold"}
+    for mode, name in rows.items():
+        median = statistics.median(posts_per_second(make, fact_set, args.posts, mode) for _ in range(args.repeat))
+        print(f"| {name:<32} | {median:>9,.0f} | {TARGET:>7,.0f} | {median / TARGET:>6.2f} |")
+
+
+if __name__ == "__main__":
+    main()

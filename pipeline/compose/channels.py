@@ -1,0 +1,144 @@
+"""Channel variants: a post's blocks fitted to each channel's real limits, counted as it counts.
+
+A variant that is too long loses whole optional blocks in the template's priority order (see
+fitting), never a cut mid-sentence. If it still does not fit, composing fails naming the channel,
+the count and the limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ChannelConfig
+from ..errors import ComposeError, Problem
+from ..model import Block, Variant
+from . import counting, facets, fitting
+from .article import Article, article
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a channel type takes: the field its text goes in, and the card size it shows best."""
+
+    text_field: str | None
+    card_size: tuple[int, int] = (1080, 1350)
+    caption_field: str | None = None
+
+
+SPECS: dict[str, ChannelSpec] = {
+    "outbox": ChannelSpec(None),
+    "wechat": ChannelSpec("content", (900, 383)),
+    "weibo": ChannelSpec("status", (1080, 1350)),
+    "x": ChannelSpec("text", (1200, 675)),
+    "mastodon": ChannelSpec("status", (1080, 1080)),
+    "bluesky": ChannelSpec("text", (1080, 1350)),
+    "telegram": ChannelSpec("text", (1080, 1350), caption_field="caption"),
+    "facebook": ChannelSpec("message", (1080, 1350)),
+    "linkedin": ChannelSpec("commentary", (1200, 675)),
+    "webhook": ChannelSpec(None),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One channel variant to compose: the channel, its language, and whether images go with it."""
+
+    name: str
+    config: ChannelConfig
+    lang: str
+    with_cards: bool
+    template: str
+
+
+def variant(target: Target, blocks: tuple[Block, ...]) -> Variant:
+    """The channel's variant of a post: the blocks that fit, as text (and article), with their counts."""
+    measures = fitting.measures(target.config.type, _field(target), target.config.link)
+    fitted = fitting.fit(blocks, fitting.CountBudget(blocks, measures))
+    counted = _count(target, fitted) if fitted is not None else None
+    if counted is None or _over(counted):
+        counted = _count(target, _fit_exactly(target, blocks))
+    return counted.variant()
+
+
+def problems(target: Target, blocks: tuple[Block, ...]) -> list[str]:
+    """Every limit the blocks exceed, counted exactly on the whole text."""
+    return _over(_count(target, blocks))
+
+
+def _fit_exactly(target: Target, blocks: tuple[Block, ...]) -> tuple[Block, ...]:
+    """The same search on whole-text counts, or a ComposeError naming channel, count and limit."""
+    fitted = fitting.fit(blocks, fitting.ExactBudget(blocks, lambda candidate: problems(target, candidate)))
+    if fitted is None:
+        where = f"channel {target.name!r} ({target.config.type}, {target.lang})"
+        least = tuple(b for b in blocks if b.optional is None)
+        raise ComposeError([Problem(target.template, 0, f"{where}: {message}") for message in problems(target, least)])
+    return fitted
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """Chosen blocks as the channel will receive them, counted exactly once."""
+
+    target: Target
+    blocks: tuple[Block, ...]
+    text: str
+    post: Article | None
+    counts: list[dict[str, Any]]
+    invalid: list[str]
+
+    def variant(self) -> Variant:
+        kind = self.target.config.type
+        base = Variant(self.target.name, kind, self.target.lang, self.text, extra=_extra(self))
+        if self.post is None:
+            return base
+        return dataclasses.replace(base, title=self.post.title, digest=self.post.digest, html=self.post.html)
+
+
+def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
+    kind = target.config.type
+    text = "\n\n".join(filter(None, map(fitting.block_text, blocks)))
+    text = f"{text}\n\n{target.config.link}" if target.config.link else text
+    post = article(blocks) if kind == "wechat" else None
+    counts = [
+        {"field": limit.field, "count": limit.counter(value), "limit": limit.limit, "unit": limit.unit}
+        for field, value in _fields(target, text, post)
+        for limit in counting.LIMITS.get(kind, ())
+        if limit.field == field
+    ]
+    invalid = counting.x_valid_chars(text) if kind == "x" else []
+    return _Counted(target, blocks, text, post, counts, invalid)
+
+
+def _over(counted: _Counted) -> list[str]:
+    kind = counted.target.config.type
+    found = [f"{kind} {c['field']}: {c['count']} {c['unit']}; the limit is {c['limit']}" for c in counted.counts]
+    found = [message for message, c in zip(found, counted.counts, strict=True) if c["count"] > c["limit"]]
+    return found + [f"x text: the character {c!r} makes a post invalid" for c in counted.invalid]
+
+
+def _field(target: Target) -> str | None:
+    spec = SPECS[target.config.type]
+    return spec.caption_field if target.with_cards and spec.caption_field else spec.text_field
+
+
+def _fields(target: Target, text: str, post: Article | None) -> list[tuple[str, str]]:
+    if post is not None:
+        return [("title", post.title), ("digest", post.digest), ("content", post.html)]
+    if target.config.type == "linkedin":
+        return [("commentary", counting.linkedin_escape(text, keep_hashtags=True))]
+    field = _field(target)
+    return [(field, text)] if field else []
+
+
+def _extra(counted: _Counted) -> dict[str, Any]:
+    kind, text = counted.target.config.type, counted.text
+    extra: dict[str, Any] = {"counts": counted.counts}
+    if kind == "bluesky":
+        extra["facets"] = facets.bluesky_facets(text)
+    if kind == "linkedin":
+        extra["commentary"] = counting.linkedin_escape(text, keep_hashtags=True)
+    if kind == "webhook":
+        extra["blocks"] = [{"kind": b.kind, "lines": list(b.lines)} for b in counted.blocks]
+    return extra

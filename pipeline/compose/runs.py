@@ -1,0 +1,29 @@
+"""Runs of very short lines: each line of a run wider than the run's width is broken at phrase
+boundaries by the short-line breaker, so a template may write a whole sentence and get the rhythm."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Collection
+
+from ..model import Block
+from .breaker import break_lines
+
+WIDTH = {"en": 40.0, "zh": 16.0}  # characters; a Han character counts one, a Latin one half
+
+
+def break_runs(blocks: tuple[Block, ...], lang: str, protect: Collection[str] = ()) -> tuple[Block, ...]:
+    keep = tuple(sorted(protect))
+    return tuple(_broken(block, lang, keep) if block.kind == "run" else block for block in blocks)
+
+
+def _broken(block: Block, lang: str, protect: tuple[str, ...]) -> Block:
+    width = block.width or WIDTH[lang]
+    lines = tuple(line for raw in block.lines for line in _break(raw, lang, width, protect))
+    return dataclasses.replace(block, lines=lines)
+
+
+@functools.lru_cache(maxsize=8192)
+def _break(line: str, lang: str, width: float, protect: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(break_lines(line, lang, width, protect=[p for p in protect if p in line]))

@@ -1,0 +1,99 @@
+"""Channel variants: every example variant within its limit as the platform counts it, whole
+optional blocks dropped in the template's priority order, and a clear error when nothing fits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline import compose, config, facts, templating
+from pipeline.compose import counting
+from pipeline.compose.blocks import parse
+from pipeline.compose.breaker_zh import NO_END, NO_START
+from pipeline.compose.channels import Target, variant
+from pipeline.config import ChannelConfig
+from pipeline.errors import ComposeError
+from pipeline.model import Variant
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _example() -> list[Variant]:
+    project = config.Project(REPO)
+    cfg = config.load(project)
+    job = cfg.jobs["shenyang-profile"]
+    fact_set = facts.load_all(job.facts, project)
+    return compose.compose(templating.environment((REPO / "templates").resolve()), job, fact_set, cfg.channels, "id")
+
+
+EXAMPLE = _example()
+
+
+@pytest.mark.parametrize("v", EXAMPLE, ids=lambda v: f"{v.channel}.{v.lang}")
+def test_every_variant_is_within_its_limits(v: Variant) -> None:
+    fields = {"title": v.title, "digest": v.digest, "content": v.html, "commentary": v.extra.get("commentary")}
+    for limit in counting.LIMITS.get(v.type, ()):
+        value = fields.get(limit.field) or v.text
+        assert limit.counter(value) <= limit.limit, (limit.field, limit.counter(value), limit.limit)
+    for count in v.extra.get("counts", []):
+        assert count["count"] <= count["limit"]
+
+
+@pytest.mark.parametrize("v", [v for v in EXAMPLE if v.lang == "zh"], ids=lambda v: v.channel)
+def test_no_chinese_line_breaks_a_kinsoku_rule(v: Variant) -> None:
+    for line in filter(None, v.text.splitlines()):
+        assert line[0] not in NO_START and line[-1] not in NO_END, line
+
+
+@pytest.mark.parametrize("v", EXAMPLE, ids=lambda v: f"{v.channel}.{v.lang}")
+def test_every_variant_keeps_headline_and_source(v: Variant) -> None:
+    first, source = v.text.split("\n\n")[:2]
+    assert first == ("Shenyang ranks No.1 in Northeast China!" if v.lang == "en" else "沈阳位列东北地区第一！")
+    assert source.startswith(("Source: ", "来源："))
+
+
+def _target(kind: str, **options: object) -> Target:
+    channel = ChannelConfig.model_validate({"type": kind, "langs": ["en"], **options})
+    return Target("c", channel, "en", False, "t.j2")
+
+
+POST = """::: headline
+Big news
+::: paragraph optional=1
+{one}
+::: paragraph optional=3
+{three}
+::: paragraph optional=2
+{two}
+"""
+
+
+def _post(one: int, two: int, three: int) -> tuple:
+    return parse(POST.format(one="a " * one + "one.", two="b " * two + "two.", three="c " * three + "three."), "t.j2")
+
+
+def test_lowest_priority_goes_first_and_smaller_blocks_come_back() -> None:
+    fitted = variant(_target("x"), _post(one=20, two=100, three=60))  # 2 must go; then 1 fits again
+    assert [line.split()[-1] for line in fitted.text.split("\n\n")] == ["news", "one.", "three."]
+
+
+def test_blocks_are_dropped_whole_never_cut() -> None:
+    fitted = variant(_target("mastodon"), _post(one=300, two=10, three=10))
+    assert "a a" not in fitted.text and fitted.text.endswith("two.")
+
+
+def test_a_post_that_cannot_fit_names_channel_count_and_limit() -> None:
+    blocks = parse("::: headline\n" + "word " * 80, "t.j2")
+    with pytest.raises(ComposeError) as caught:
+        variant(_target("bluesky"), blocks)
+    message = str(caught.value)
+    assert message.startswith("t.j2:") and "channel 'c' (bluesky, en)" in message
+    assert re.search(r"\b399\b.*\b300\b", message), message
+
+
+def test_weighted_x_count_is_used_for_chinese() -> None:
+    blocks = parse("::: headline\n" + "沈" * 141 + "\n", "t.j2")
+    with pytest.raises(ComposeError, match="282"):
+        variant(_target("x"), blocks)
