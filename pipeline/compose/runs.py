@@ -15,10 +15,16 @@ WIDTH = {"en": 40.0, "zh": 16.0}  # characters; a Han character counts one, a La
 
 def break_runs(blocks: tuple[Block, ...], lang: str, protect: Collection[str] = ()) -> tuple[Block, ...]:
     keep = tuple(sorted(protect))
-    return tuple(_broken(block, lang, keep) if block.kind == "run" else block for block in blocks)
+    return tuple(_as_posted(block, lang, keep) for block in blocks)
 
 
-def _broken(block: Block, lang: str, protect: tuple[str, ...]) -> Block:
+@functools.lru_cache(maxsize=8192)
+def _as_posted(block: Block, lang: str, protect: tuple[str, ...]) -> Block:
+    """The block as posted: a run broken into short lines, any other block as it is. Cached, so that
+    equal blocks of later posts come back as the same object and every per-block cache after this
+    one is hit by identity."""
+    if block.kind != "run":
+        return block
     width = block.width or WIDTH[lang]
     lines = tuple(line for raw in block.lines for line in _break(raw, lang, width, protect))
     return dataclasses.replace(block, lines=lines)

@@ -61,6 +61,17 @@ def test_generate_with_a_broken_fact_file_exits_2(project_dir: Path) -> None:
     assert result.stdout == ""
 
 
+def test_a_post_too_long_for_a_channel_names_channel_count_and_limit(project_dir: Path) -> None:
+    path = project_dir / "templates/posts/city-profile.zh.j2"
+    path.write_text(path.read_text().replace("::: source\n", "::: source\n" + "沈阳" * 160 + "\n", 1))
+    for command in (["check"], ["generate", "shenyang-profile", "--dry-run"]):
+        result = shortline(project_dir, *command)
+        output = result.stdout + result.stderr  # check reports on stdout, generate's error goes to stderr
+        assert result.returncode == 2, output
+        assert "posts/city-profile.zh.j2: channel 'weibo' (weibo, zh): weibo status: 365 汉字 units" in output
+        assert "the limit is 140" in output
+
+
 def test_unknown_job_and_post_are_usage_errors(project_dir: Path) -> None:
     assert shortline(project_dir, "generate", "nope", "--dry-run").returncode == 2
     result = shortline(project_dir, "queue", "approve", "41")
