@@ -17,7 +17,7 @@ import jinja2
 
 from . import compose, config, facts, render, templating, triggers
 from .clock import Clock
-from .compose.channels import SPECS
+from .compose.channels import SPECS, ChannelSpec
 from .config import Config, JobConfig, Project
 from .errors import ConfigError, Problem
 from .model import Card, FactSet, Variant
@@ -86,20 +86,21 @@ def load_facts(rt: Runtime, job: JobConfig) -> FactSet:
 
 def attach_cards(rt: Runtime, job: JobConfig, fact_set: FactSet, variants: list[Variant]) -> list[Variant]:
     templates = [render.load_card_template(rt.project.templates / name) for name in job.cards]
-    rendered: dict[tuple[str, tuple[int, int]], tuple[Card, ...]] = {}
+    rendered: dict[tuple[object, ...], tuple[Card, ...]] = {}
     result = []
     for variant in variants:
-        size = SPECS[variant.type].card_size
-        key = (variant.lang, size)
+        spec = SPECS[variant.type]
+        key = (variant.lang, spec.card_size, spec.card_format, spec.card_budget)
         if key not in rendered:
             context = compose.context(fact_set, variant.lang)
-            rendered[key] = tuple(_card(rt, t, context, size) for t in templates)
+            rendered[key] = tuple(_card(rt, t, context, spec) for t in templates)
         result.append(dataclasses.replace(variant, cards=rendered[key]))
     return result
 
 
-def _card(rt: Runtime, template: render.CardTemplate, context: dict[str, object], size: tuple[int, int]) -> Card:
-    card = render.render_card(template, context, size, rt.project.media, rt.env)
+def _card(rt: Runtime, template: render.CardTemplate, context: dict[str, object], spec: ChannelSpec) -> Card:
+    media, size = rt.project.media, spec.card_size
+    card = render.render_card(template, context, size, media, rt.env, spec.card_format, spec.card_budget)
     return dataclasses.replace(card, path=card.path.resolve().relative_to(rt.project.root.resolve()))
 
 

@@ -1,11 +1,16 @@
 """Rebuild the fonts shipped in assets/fonts from the Debian packages fonts-noto-cjk and fonts-inter.
 
-    python assets/fonts/subset_fonts.py
+    python assets/fonts/subset_fonts.py              # fonts, licences and coverage.json
+    python assets/fonts/subset_fonts.py --coverage   # only coverage.json, from the fonts here
 
 Noto Sans CJK SC (Regular, Bold) is cut down to GB2312, Latin-1, punctuation, full-width forms and
 must_include.txt (plus any character in facts/*.yaml); Inter and Inter Display to Latin and
 punctuation. Hinting and vertical-layout tables are dropped; timestamps are kept from the source,
 so running the script twice gives identical files.
+
+coverage.json records the code points each shipped face covers (its best cmap), with the font's
+size and the SHA-256 of its cmap table, so that the renderer picks faces without importing
+fontTools (pipeline/render/coverage.py; a missing or stale record falls back to reading the cmap).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from fontTools.ttLib import TTCollection, TTFont
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.render import coverage  # noqa: E402  (the repository root is on the path only now)
+
 NOTO = Path("/usr/share/fonts/opentype/noto")
 INTER = Path("/usr/share/fonts/opentype/inter")
 NOTO_COPYRIGHT = Path("/usr/share/doc/fonts-noto-cjk/copyright")
@@ -29,6 +38,7 @@ CJK_EXTRA = [(0x3000, 0x303F), (0xFF00, 0xFFEF)]
 LATIN_EXTRA = [(0x100, 0x17F), (0x2018, 0x201F), (0x20AC, 0x20AC), (0x2122, 0x2122), (0x2190, 0x2193)]
 DROP_TABLES = ["vhea", "vmtx", "VORG", "DSIG"]
 INTER_FACES = ["InterDisplay-Bold", "InterDisplay-Regular", "Inter-Bold", "Inter-Regular"]
+NOTO_FACES = ["NotoSansSC-Regular", "NotoSansSC-Bold"]
 
 
 def gb2312() -> set[int]:
@@ -131,10 +141,26 @@ def write_licences() -> None:
         (HERE / name).write_text(f"{holder}\n\n{body}\n", encoding="utf-8")
 
 
+def write_coverage() -> None:
+    """coverage.json: every shipped face's best-cmap code points, read back from the file itself."""
+    faces = {}
+    for face in NOTO_FACES + INTER_FACES:
+        with TTFont(HERE / f"{face}.otf", lazy=True) as font:
+            faces[f"{face}.otf"] = set(font.getBestCmap())
+    target = coverage.write(HERE, faces)
+    print(f"{target.name}: {len(faces)} faces, {target.stat().st_size:,} bytes")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--coverage"]:
+        write_coverage()
+        return 0
+    if sys.argv[1:]:
+        raise SystemExit(__doc__)
     build_noto()
     build_inter()
     write_licences()
+    write_coverage()
     return 0
 
 

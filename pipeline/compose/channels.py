@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import ChannelConfig
 from ..errors import ComposeError, Problem
@@ -17,26 +17,42 @@ from ..model import Block, Variant
 from . import counting, facets, fitting
 from .article import Article, article
 
+if TYPE_CHECKING:  # a name only: composing never loads Pillow
+    from ..render.encode import ImageFormat
+
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """What a channel type takes: the field its text goes in, and the card size it shows best."""
+    """What a channel type takes: the field its text goes in, the card size it shows best, and the
+    image format and byte budget its upload accepts (None: no limit)."""
 
     text_field: str | None
     card_size: tuple[int, int] = (1080, 1350)
     caption_field: str | None = None
+    card_format: ImageFormat = "png"
+    card_budget: int | None = None
 
 
+# Card formats and budgets, from ../shared/api-contracts.md. A budget is the most bytes the upload
+# may have under the strictest reading of its limit: MB = 1,000,000 bytes, "< N" is N - 1.
+# PNG wherever the API takes it and it fits (flat-colour cards are smaller as PNG than as JPEG at
+# quality 90, and text stays sharp); JPEG where the API wants JPEG or its budget is tight, so that
+# the quality search can make any card fit.
 SPECS: dict[str, ChannelSpec] = {
     "outbox": ChannelSpec(None),
-    "wechat": ChannelSpec("content", (900, 383)),
-    "weibo": ChannelSpec("status", (1080, 1350)),
-    "x": ChannelSpec("text", (1200, 675)),
-    "mastodon": ChannelSpec("status", (1080, 1080)),
-    "bluesky": ChannelSpec("text", (1080, 1350)),
-    "telegram": ChannelSpec("text", (1080, 1350), caption_field="caption"),
-    "facebook": ChannelSpec("message", (1080, 1350)),
-    "linkedin": ChannelSpec("commentary", (1200, 675)),
+    # cover (thumb_media_id): permanent `thumb` ≤ 64 KB JPG only; also fits `image` (≤ 10 MB) and
+    # in-article media/uploadimg (jpg/png < 1 MB), so one file serves every WeChat use
+    "wechat": ChannelSpec("content", (900, 383), card_format="jpeg", card_budget=64_000),
+    "weibo": ChannelSpec("status", (1080, 1350), card_budget=4_999_999),  # pic: JPEG/GIF/PNG < 5 MB
+    "x": ChannelSpec("text", (1200, 675), card_budget=5_000_000),  # media/upload: 5 MB
+    # instance's image_size_limit: 16 MiB today, 10 MiB on older servers
+    "mastodon": ChannelSpec("status", (1080, 1080), card_budget=10_485_760),
+    # blob maxSize: 1,000,000 (2,000,000 in the 2026 lexicon; the guide still says 1,000,000)
+    "bluesky": ChannelSpec("text", (1080, 1350), card_format="jpeg", card_budget=1_000_000),
+    "telegram": ChannelSpec("text", (1080, 1350), caption_field="caption", card_budget=10_000_000),  # photo: 10 MB
+    "facebook": ChannelSpec("message", (1080, 1350), card_budget=999_999),  # recommended: PNG under 1 MB
+    # JPG/GIF/PNG; the size cap is unconfirmed, so the X and Weibo figure
+    "linkedin": ChannelSpec("commentary", (1200, 675), card_budget=5_000_000),
     "webhook": ChannelSpec(None),
 }
 

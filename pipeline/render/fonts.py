@@ -3,20 +3,26 @@
 A font role (display, body) and weight name a chain of faces: the Latin face first, then Noto Sans
 SC. Each grapheme cluster goes to the first face whose cmap covers all of it (Chinese punctuation
 prefers the Chinese face in Chinese text), so digits come out in Inter and Han in Noto.
-Cmaps and FreeType fonts are loaded once and cached.
+Coverage comes from assets/fonts/coverage.json (written by subset_fonts.py, checked against each
+font's cmap), so fontTools is imported only when that file is missing or stale. FreeType fonts and
+shaped lines are cached in bounded LRU caches (see freetype(); reopening a face takes under 1 ms).
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from PIL import ImageFont, features
 
 from ..errors import RenderError
+from . import coverage as coverage_file
+from .cache import on_clear
+
+log = logging.getLogger(__name__)
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
 LATIN = {
@@ -53,11 +59,16 @@ class Shaped:
 
 
 def require_raqm() -> None:
-    if not features.check("raqm"):
+    if not _has_raqm():
         raise RenderError(
             "Pillow has no libraqm, which cards need to shape text and set its language: install libraqm "
             "(Debian: apt install libraqm0) and reinstall Pillow from a wheel that finds it"
         )
+
+
+@cache
+def _has_raqm() -> bool:
+    return bool(features.check("raqm"))
 
 
 def faces(role: str, weight: str) -> tuple[str, ...]:
@@ -67,15 +78,41 @@ def faces(role: str, weight: str) -> tuple[str, ...]:
 
 @cache
 def coverage(face: str) -> frozenset[int]:
-    """The code points a face maps to glyphs (its best cmap)."""
-    with TTFont(FONT_DIR / face, lazy=True) as font:
+    """The code points a face maps to glyphs (its best cmap): from coverage.json while it is current."""
+    path = FONT_DIR / face
+    recorded = coverage_file.lookup(path)
+    if recorded is not None:
+        return recorded
+    log.warning(
+        "%s: no current record in %s; reading its cmap (run assets/fonts/subset_fonts.py --coverage)",
+        face,
+        coverage_file.FILE_NAME,
+    )
+    return read_cmap(path)
+
+
+def read_cmap(path: Path) -> frozenset[int]:
+    """The code points of a font's best cmap, read with fontTools (slow to import; build time only)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True) as font:
         return frozenset(font.getBestCmap())
 
 
-@lru_cache(maxsize=256)
 def freetype(face: str, size: int) -> ImageFont.FreeTypeFont:
+    """A face at a pixel size, from a bounded cache: few Chinese faces (about 1 MB each once
+    shaped, for HarfBuzz's copy of their layout tables), more Latin ones (about 0.15 MB each)."""
+    return (_chinese_font if face in _CHINESE_FACES else _latin_font)(face, size)
+
+
+def _open(face: str, size: int) -> ImageFont.FreeTypeFont:
     require_raqm()
     return ImageFont.truetype(str(FONT_DIR / face), size, layout_engine=ImageFont.Layout.RAQM)
+
+
+_CHINESE_FACES = frozenset(CHINESE.values())
+_chinese_font = lru_cache(maxsize=6)(_open)
+_latin_font = lru_cache(maxsize=32)(_open)
 
 
 def clusters(text: str) -> list[str]:
@@ -124,17 +161,26 @@ def split_runs(text: str, chain: tuple[str, ...], lang: str) -> list[tuple[str, 
     return runs
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def shape(text: str, chain: tuple[str, ...], lang: str, size: int) -> Shaped:
     """Runs of one line at a pixel size, placed side by side, and the box they cover."""
     x, runs, boxes = 0.0, [], []
-    for part, face in split_runs(text, chain, lang):
+    parts = split_runs(text, chain, lang)
+    for index, (part, face) in enumerate(parts):
         font, dx = freetype(face, size), round(x)
         left, top, right, bottom = font.getbbox(part, anchor="ls", language=LANGUAGE[lang])
         boxes.append((int(left) + dx, int(top), int(right) + dx, int(bottom)))
         runs.append(Run(part, face, dx))
-        x += font.getlength(part, language=LANGUAGE[lang])
+        if index < len(parts) - 1:  # only a following run needs the advance
+            x += font.getlength(part, language=LANGUAGE[lang])
     if not boxes:
         return Shaped((), (0, 0, 0, 0))
     bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
     return Shaped(tuple(runs), bbox)
+
+
+on_clear(shape.cache_clear)
+on_clear(_chinese_font.cache_clear)
+on_clear(_latin_font.cache_clear)
+on_clear(coverage.cache_clear)
+on_clear(coverage_file.forget)

