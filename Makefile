@@ -13,8 +13,8 @@ test: $(VENV)/.dev-installed  ## install the dev dependencies, then run the whol
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/run.py
+bench: $(VENV)/.dev-installed  ## every benchmark: tables of medians and ratios to their targets
+	for script in run compose breaker counting cards; do $(BIN)/python bench/$$script.py || exit 1; done
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
