@@ -284,17 +284,28 @@ def text_glyphs(block: TextBlock) -> list[Glyphs]:
                 )
                 entry = MASKS.put(key, (Image.Image()._new(core), offset))  # how Image wraps its cores
             mask, (dx, dy) = entry
+            if block.color[3] < 255:
+                mask = _faded(entry, key, block.color[3])
             x, y = line.x + run.dx + dx, line.baseline + dy
             result.append(((x, y, x + mask.width, y + mask.height), mask, block.color[:3]))
     return result
 
 
+def _faded(entry: tuple[Image.Image, tuple[int, int]], key: tuple[object, ...], alpha: int) -> Image.Image:
+    """The run's mask scaled by the text's opacity (cached beside the mask itself)."""
+    faded = MASKS.get((*key, alpha))
+    if faded is None:
+        mask, offset = entry
+        faded = MASKS.put((*key, alpha), (mask.point(lambda level: (level * alpha + 127) // 255), offset))
+    return faded[0]
+
+
 def paint_glyphs(image: Image.Image, glyphs: Iterable[Glyphs]) -> None:
     """Paste the colour through each mask: the pixels ImageDraw.text's draw_bitmap() gives.
 
-    draw_bitmap blends the ink into every pixel by the mask alone (the fill's alpha is not
-    applied to text on an RGB image), which is what pasting a solid patch through the mask does;
-    the paste is about three times faster. tests/unit/test_render_speed_paths.py checks both agree.
+    The text's opacity is already in its mask (ImageDraw.text on an RGB image would ignore it).
+    Pasting a solid patch through the mask is about three times faster than draw_bitmap;
+    tests/unit/test_render_speed_paths.py checks both agree.
     """
     for box, mask, colour in glyphs:
         if mask.width and mask.height:

@@ -66,13 +66,18 @@ def plain_draw(card: CardLayout) -> Image.Image:
 
 
 def plain_text(image: Image.Image, block: TextBlock) -> None:
-    pen = ImageDraw.Draw(image, "RGBA")
+    """Each run drawn as a full-size coverage mask by ImageDraw.text, faded by the text's opacity,
+    and the colour pasted through it."""
     language = fonts.LANGUAGE[block.lang]
+    alpha = block.color[3]
     for line in block.lines:
         for run in line.shaped.runs:
             font = fonts.freetype(run.face, block.size)
+            coverage = Image.new("L", image.size, 0)
             position = (line.x + run.dx, line.baseline)
-            pen.text(position, run.text, font=font, fill=block.color, anchor="ls", language=language)
+            ImageDraw.Draw(coverage).text(position, run.text, font=font, fill=255, anchor="ls", language=language)
+            faded = coverage.point(lambda level: (level * alpha + 127) // 255)
+            image.paste(block.color[:3], (0, 0, *image.size), faded)
 
 
 def whole_circle_mask(size: tuple[int, int], radius: int, alpha: int) -> Image.Image:
