@@ -37,13 +37,16 @@ Compose = Callable[[FactSet, str], list[Variant]]
 
 
 def composer() -> tuple[Compose, FactSet]:
+    """compose() for the example job with everything loaded once, and the example facts."""
     project = config.Project(REPO)
     cfg = config.load(project)
     job = cfg.jobs["shenyang-profile"]
     env = templating.environment((REPO / "templates").resolve())
-    return lambda fact_set, identity: compose.compose(env, job, fact_set, cfg.channels, identity), facts.load_all(
-        job.facts, project
-    )
+
+    def make(fact_set: FactSet, identity: str) -> list[Variant]:
+        return compose.compose(env, job, fact_set, cfg.channels, identity)
+
+    return make, facts.load_all(job.facts, project)
 
 
 def with_figures(fact_set: FactSet, n: int) -> FactSet:

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..errors import ComposeError, Problem
 from ..model import Block
 
 KINDS = ("title", "headline", "source", "run", "paragraph", "slogan")
 ATTRIBUTES = {"optional": int, "width": float}
 MARKER = ":::"
+SEPARATOR = "\n\n"  # between blocks in the plain text
 
 
 class _Open:
@@ -69,7 +72,13 @@ def _marker(line: str, template: str, number: int) -> _Open:
 
 def plain_text(blocks: tuple[Block, ...]) -> str:
     """The post as plain text: one line per short line, a blank line between blocks."""
-    return "\n\n".join("\n".join(block.lines) for block in blocks if block.kind != "title")
+    return SEPARATOR.join(filter(None, map(block_text, blocks)))
+
+
+@functools.lru_cache(maxsize=8192)
+def block_text(block: Block) -> str:
+    """A block's share of the plain text (the title block has none: it is not part of the text)."""
+    return "" if block.kind == "title" else "\n".join(block.lines)
 
 
 def title(blocks: tuple[Block, ...]) -> str:

@@ -16,6 +16,7 @@ from ..errors import ComposeError, Problem
 from ..model import Block, Variant
 from . import counting, facets, fitting
 from .article import Article, article
+from .blocks import SEPARATOR, plain_text
 
 if TYPE_CHECKING:  # a name only: composing never loads Pillow
     from ..render.encode import ImageFormat
@@ -101,7 +102,7 @@ class _Counted:
     blocks: tuple[Block, ...]
     text: str
     post: Article | None
-    counts: list[dict[str, Any]]
+    counts: list[tuple[counting.TextLimit, int]]
     invalid: list[str]
 
     def variant(self) -> Variant:
@@ -114,11 +115,11 @@ class _Counted:
 
 def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
     kind = target.config.type
-    text = "\n\n".join(filter(None, map(fitting.block_text, blocks)))
-    text = f"{text}\n\n{target.config.link}" if target.config.link else text
+    text = plain_text(blocks)
+    text = f"{text}{SEPARATOR}{target.config.link}" if target.config.link else text
     post = article(blocks) if kind == "wechat" else None
     counts = [
-        {"field": limit.field, "count": limit.counter(value), "limit": limit.limit, "unit": limit.unit}
+        (limit, limit.counter(value))
         for field, value in _fields(target, text, post)
         for limit in counting.LIMITS.get(kind, ())
         if limit.field == field
@@ -128,9 +129,7 @@ def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
 
 
 def _over(counted: _Counted) -> list[str]:
-    kind = counted.target.config.type
-    found = [f"{kind} {c['field']}: {c['count']} {c['unit']}; the limit is {c['limit']}" for c in counted.counts]
-    found = [message for message, c in zip(found, counted.counts, strict=True) if c["count"] > c["limit"]]
+    found = [counting.too_long(limit, count) for limit, count in counted.counts if count > limit.limit]
     return found + [f"x text: the character {c!r} makes a post invalid" for c in counted.invalid]
 
 
@@ -150,7 +149,11 @@ def _fields(target: Target, text: str, post: Article | None) -> list[tuple[str, 
 
 def _extra(counted: _Counted) -> dict[str, Any]:
     kind, text = counted.target.config.type, counted.text
-    extra: dict[str, Any] = {"counts": counted.counts}
+    counts = [
+        {"field": limit.field, "count": count, "limit": limit.limit, "unit": limit.unit}
+        for limit, count in counted.counts
+    ]
+    extra: dict[str, Any] = {"counts": counts}
     if kind == "bluesky":
         extra["facets"] = facets.bluesky_facets(text)
     if kind == "linkedin":

@@ -60,6 +60,7 @@ __all__ = [
     "mastodon_length",
     "over_limit",
     "telegram_length",
+    "too_long",
     "wechat_length",
     "weibo_halves",
     "weibo_length",
@@ -371,8 +372,9 @@ LIMITS: dict[str, tuple[TextLimit, ...]] = {
 
 def over_limit(channel_type: str, field: str, text: str) -> list[str]:
     """One message per limit of this channel field that `text` exceeds; empty when it fits."""
-    return [
-        f"{limit.channel_type} {limit.field}: {count} {limit.unit}; the limit is {limit.limit}"
-        for limit in LIMITS.get(channel_type, ())
-        if limit.field == field and (count := limit.counter(text)) > limit.limit
-    ]
+    counted = ((limit, limit.counter(text)) for limit in LIMITS.get(channel_type, ()) if limit.field == field)
+    return [too_long(limit, count) for limit, count in counted if count > limit.limit]
+
+
+def too_long(limit: TextLimit, count: int) -> str:
+    return f"{limit.channel_type} {limit.field}: {count} {limit.unit}; the limit is {limit.limit}"

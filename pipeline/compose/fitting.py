@@ -17,13 +17,7 @@ from typing import Protocol
 from ..model import Block
 from . import counting
 from .article import CLOSE, OPEN, block_html
-
-SEPARATOR = "\n\n"
-
-
-@functools.lru_cache(maxsize=8192)
-def block_text(block: Block) -> str:
-    return "" if block.kind == "title" else "\n".join(block.lines)
+from .blocks import SEPARATOR, block_text
 
 
 @functools.lru_cache(maxsize=8192)
