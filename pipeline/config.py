@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from . import yamldoc
+from . import secrets, yamldoc
 from .errors import ConfigError, Problem
 from .model import ChannelType, Lang
 
@@ -84,7 +84,9 @@ class ChannelConfig(yamldoc.Strict):
     def secret(self, name: str) -> str | None:
         """The value of a credential's environment variable, or None when it is unset."""
         match = ENV_REF.match(self.credentials[name])
-        return os.environ.get(match[1]) if match else None
+        value = os.environ.get(match[1]) if match else None
+        secrets.register(value)
+        return value
 
 
 class HttpFactsConfig(yamldoc.Strict):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .secrets import redact
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -88,8 +90,8 @@ class PublishError(PipelineError):
     """A channel refused or failed a delivery."""
 
     def __init__(self, channel: str, message: str, excerpt: str = "") -> None:
-        self.channel, self.excerpt = channel, excerpt[:2048]
-        super().__init__(f"{channel}: {message}" + (f" ({self.excerpt})" if self.excerpt else ""))
+        self.channel, self.excerpt = channel, redact(excerpt)[:2048]
+        super().__init__(redact(f"{channel}: {message}") + (f" ({self.excerpt})" if self.excerpt else ""))
 
 
 class TemporaryError(PublishError):

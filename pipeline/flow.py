@@ -15,13 +15,14 @@ from functools import cached_property
 
 import jinja2
 
-from . import compose, config, facts, render, templating, triggers
+from . import compose, config, facts, publish, render, templating, triggers
 from .clock import Clock
 from .compose.channels import SPECS, ChannelSpec
 from .config import Config, JobConfig, Project
 from .errors import ConfigError, Problem
 from .model import Card, FactSet, Variant
 from .publish import Publisher, build_publishers
+from .publish.tokens import StoredTokens
 from .publish.worker import Worker
 from .store import Store
 
@@ -53,7 +54,8 @@ class Runtime:
     @cached_property
     def channels(self) -> tuple[dict[str, Publisher], dict[str, str]]:
         """The publishers ready to send, and why each other channel is skipped (said once, here)."""
-        ready, skipped = build_publishers(self.config, self.project)
+        tokens = StoredTokens(self.store)
+        ready, skipped = build_publishers(self.config, publish.services(self.project, tokens))
         for name, reason in skipped.items():
             log.warning("channel %s: %s; its deliveries wait in the queue", name, reason)
         return ready, skipped

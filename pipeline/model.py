@@ -145,6 +145,19 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Token:
+    """A credential an API handed out (access token, session JWTs), shared by every worker process."""
+
+    value: str
+    expires_at: dt.datetime | None = None
+    account: str | None = None  # who the token speaks for (a DID, a user id): not a secret
+    extra: dict[str, str] = field(default_factory=dict)  # further secrets that came with it (refresh token)
+
+    def usable(self, now: dt.datetime, margin: dt.timedelta = dt.timedelta(minutes=5)) -> bool:
+        return self.expires_at is None or self.expires_at - margin > now
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One channel variant (channel × language) on its way out, as the store holds it."""
 
@@ -157,6 +170,7 @@ class Delivery:
     remote_id: str | None = None
     url: str | None = None
     error: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)  # keys planned and ids returned so far
 
     @property
     def channel(self) -> str:

@@ -7,14 +7,12 @@ the first URL and for every redirect, unless the configuration names the host as
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
-from .. import yamldoc
+from .. import netguard, yamldoc
 from ..errors import FactError, Problem
 from ..model import FactSet
 from . import schema
@@ -51,23 +49,9 @@ def fetch(url: str, policy: HttpPolicy, session: requests.Session) -> bytes:
 
 
 def check_address(url: str, policy: HttpPolicy) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FactError([Problem(url, 0, "only http:// and https:// fact sources are allowed")])
-    if parts.hostname in policy.allow_hosts:
-        return
-    for address in _addresses(url, parts.hostname):
-        if not address.is_global or address.is_multicast:
-            message = f"{parts.hostname} resolves to the non-public address {address}; allow the host explicitly"
-            raise FactError([Problem(url, 0, message)])
-
-
-def _addresses(url: str, host: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise FactError([Problem(url, 0, f"cannot resolve {host}: {exc.strerror}")]) from None
-    return {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    reason = netguard.refusal(url, policy.allow_hosts)
+    if reason:
+        raise FactError([Problem(url, 0, reason.replace("URLs are", "fact sources are"))])
 
 
 def _get(session: requests.Session, url: str, policy: HttpPolicy) -> requests.Response:

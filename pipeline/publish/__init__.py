@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import requests
 
 from ..config import ChannelConfig, Config, Project
-from .base import Limits, Publisher
+from .base import Limits, Progress, Publisher, Services
 from .outbox import OutboxPublisher
+from .tokens import TokenCache
+from .webhook import WebhookPublisher
 
-__all__ = ["Limits", "Publisher", "build_publishers"]
+__all__ = ["PUBLISHERS", "Limits", "Progress", "Publisher", "Services", "build_publishers"]
 
-Factory = Callable[[str, ChannelConfig, Project], Publisher]
-FACTORIES: dict[str, Factory] = {
-    "outbox": lambda name, config, project: OutboxPublisher(name, config, project.root, project.outbox),
-}
+PUBLISHERS: dict[str, type[Publisher]] = {cls.type: cls for cls in (OutboxPublisher, WebhookPublisher)}
 
 
-def build_publishers(config: Config, project: Project) -> tuple[dict[str, Publisher], dict[str, str]]:
+def services(project: Project, tokens: TokenCache) -> Services:
+    """One HTTP session (connection reuse) and one token cache for every channel of a process."""
+    session = requests.Session()
+    session.headers["User-Agent"] = "Shortline/0.1 (+https://github.com/shortline)"
+    return Services(project.root, project.outbox, session, tokens)
+
+
+def build_publishers(config: Config, services: Services) -> tuple[dict[str, Publisher], dict[str, str]]:
     """The channels that can publish now, and for every other one the reason it is skipped."""
     ready: dict[str, Publisher] = {}
     skipped: dict[str, str] = {}
@@ -25,13 +31,13 @@ def build_publishers(config: Config, project: Project) -> tuple[dict[str, Publis
         if reason:
             skipped[name] = reason
         else:
-            ready[name] = FACTORIES[channel.type](name, channel, project)
+            ready[name] = PUBLISHERS[channel.type](name, channel, services)
     return ready, skipped
 
 
 def unavailable(channel: ChannelConfig) -> str | None:
     """Why a channel cannot publish (no publisher for its type, or a secret unset), or None."""
-    if channel.type not in FACTORIES:
+    if channel.type not in PUBLISHERS:
         return f"publishing to {channel.type} channels is not available in this version"
     missing = [ref for key, ref in channel.credentials.items() if channel.secret(key) is None]
     if missing:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import requests
+
+from ..clock import Clock, SystemClock
 from ..config import ChannelConfig
-from ..model import Delivery, Receipt, Variant
+from ..errors import AuthError
+from ..model import Card, Delivery, Receipt, Variant
+from .http import Api, Timeouts
+from .tokens import MemoryTokens, TokenCache
 
 
 @dataclass(frozen=True)
@@ -17,14 +24,76 @@ class Limits:
     max_images: int | None = None
 
 
+@dataclass(frozen=True)
+class Services:
+    """What every publisher is given: where card files live, the HTTP session, the shared tokens."""
+
+    root: Path
+    outbox: Path = Path("var/outbox")
+    session: requests.Session = field(default_factory=requests.Session)
+    tokens: TokenCache = field(default_factory=MemoryTokens)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    clock: Clock = field(default_factory=SystemClock)
+
+
+class Progress:
+    """What earlier attempts of a delivery did: keys planned and ids returned, saved as they happen.
+
+    `once` is how a publisher never repeats a step that created something: the planned idempotency
+    key is saved before the first request, and every returned id right after its reply.
+    """
+
+    def __init__(self, values: dict[str, str] | None = None, save: Callable[[dict[str, str]], None] | None = None):
+        self.values, self._save = dict(values or {}), save
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def once(self, key: str, make: Callable[[], str]) -> str:
+        if key not in self.values:
+            self.put(key, make())
+        return self.values[key]
+
+    def put(self, key: str, value: str) -> None:
+        self.values[key] = value
+        if self._save is not None:
+            self._save(dict(self.values))
+
+
+@dataclass(frozen=True)
+class ChannelReport:
+    """`shortline channels check`: whether the credentials work, the limits, and the quota in use."""
+
+    channel: str
+    ok: bool
+    detail: str
+    limits: dict[str, int] = field(default_factory=dict)
+    quota: str | None = None
+
+
 class Publisher(abc.ABC):
     type: ClassVar[str]
     # True when publishing the same delivery again can never make a second post.
     idempotent: ClassVar[bool]
     limits: ClassVar[Limits] = Limits()
+    default_base_url: ClassVar[str] = ""
 
-    def __init__(self, name: str, config: ChannelConfig, root: Path) -> None:
-        self.name, self.config, self.root = name, config, root
+    def __init__(self, name: str, config: ChannelConfig, services: Services) -> None:
+        self.name, self.config, self.services = name, config, services
+        self.api = Api(name, config.base_url or self.default_base_url, services.session, services.timeouts)
+
+    def secret(self, key: str) -> str:
+        """A credential's value; unset credentials are caught before publishing, so this is a guard."""
+        value = self.config.secret(key)
+        if value is None:
+            raise AuthError(self.name, f"the credential {key!r} is not set in the environment")
+        return value
+
+    def option(self, key: str, default: str = "") -> str:
+        return str(self.config.options.get(key, default))
+
+    def card_bytes(self, card: Card) -> bytes:
+        return (self.services.root / card.path).read_bytes()
 
     def check(self, variant: Variant) -> list[str]:
         """Problems with a variant for this channel, found without any I/O."""
@@ -36,9 +105,13 @@ class Publisher(abc.ABC):
         return problems
 
     @abc.abstractmethod
-    def publish(self, delivery: Delivery) -> Receipt:
+    def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         """Send one delivery; raise a PublishError subclass on failure."""
 
-    def reconcile(self, delivery: Delivery) -> Receipt | None:
+    def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
         """Did this delivery already go out? None when it did not, or when the API cannot tell."""
         return None
+
+    def verify(self) -> ChannelReport:
+        """Check credentials and read limits and quota without posting anything."""
+        return ChannelReport(self.name, True, "nothing to verify for this channel type")

@@ -15,18 +15,18 @@ from typing import Any
 
 from ..config import ChannelConfig
 from ..model import Delivery, Receipt
-from .base import Publisher
+from .base import Progress, Publisher, Services
 
 
 class OutboxPublisher(Publisher):
     type = "outbox"
     idempotent = True
 
-    def __init__(self, name: str, config: ChannelConfig, root: Path, outbox: Path) -> None:
-        super().__init__(name, config, root)
-        self.folder = outbox / name
+    def __init__(self, name: str, config: ChannelConfig, services: Services) -> None:
+        super().__init__(name, config, services)
+        self.folder = services.outbox / name
 
-    def publish(self, delivery: Delivery) -> Receipt:
+    def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         target = self.folder / f"delivery-{delivery.id}.json"
         if not target.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -34,12 +34,12 @@ class OutboxPublisher(Publisher):
             _write_atomically(target, _document(delivery, cards))
         return self._receipt(target)
 
-    def reconcile(self, delivery: Delivery) -> Receipt | None:
+    def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
         target = self.folder / f"delivery-{delivery.id}.json"
         return self._receipt(target) if target.exists() else None
 
     def _copy_card(self, card: dict[str, Any]) -> dict[str, Any]:
-        source = self.root / card["path"]
+        source = self.services.root / card["path"]
         copy = self.folder / source.name
         if not copy.exists():
             shutil.copyfile(source, copy)

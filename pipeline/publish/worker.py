@@ -19,7 +19,7 @@ from ..clock import Clock
 from ..errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Delivery, DeliveryStatus
 from ..store import Store
-from .base import Publisher
+from .base import Progress, Publisher
 
 log = logging.getLogger(__name__)
 D = DeliveryStatus
@@ -53,41 +53,61 @@ class Worker:
     def run_pass(self) -> Counter[str]:
         """Publish everything due now; returns how many deliveries ended in each state."""
         outcomes: Counter[str] = Counter()
-        self.sweep(outcomes)
-        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease, channels=list(self.publishers)):
+        channels = self.active_channels()
+        self.sweep(outcomes, channels)
+        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease, channels=channels):
             outcomes[self.deliver(delivery)] += 1
         return outcomes
+
+    def active_channels(self) -> list[str]:
+        """The channels this worker serves, less those paused until someone resumes them."""
+        paused = self.store.paused()
+        return [name for name in self.publishers if name not in paused]
 
     def deliver(self, delivery: Delivery) -> DeliveryStatus:
         publisher = self.publishers.get(delivery.channel)
         if publisher is None:
             return self._finish(delivery, D.FAILED, error=f"channel {delivery.channel!r} is not configured")
         try:
-            receipt = publisher.publish(delivery)
+            receipt = publisher.publish(delivery, self._progress(delivery))
         except TemporaryError as exc:
             return self._retry_or_fail(delivery, str(exc), exc.retry_after)
-        except (AuthError, ContentRejected) as exc:
+        except AuthError as exc:
+            return self._pause(delivery, str(exc))
+        except ContentRejected as exc:
             return self._finish(delivery, D.FAILED, error=str(exc))
         except OutcomeUnknown as exc:
             return self._ambiguous(delivery, publisher, str(exc))
+        except InvalidTransition as exc:  # our lease was taken over while we worked: the new owner decides
+            log.warning("delivery %s: stopped, %s", delivery.id, exc)
+            return D.PUBLISHING
         except Exception as exc:  # a bug or an unclassified failure: it may have been sent
             log.exception("delivery %s on %s failed unexpectedly", delivery.id, delivery.channel)
             return self._ambiguous(delivery, publisher, f"{type(exc).__name__}: {exc}")
         log.info("delivery %s published to %s as %s", delivery.id, delivery.channel, receipt.remote_id)
         return self._finish(delivery, D.PUBLISHED, receipt=receipt)
 
-    def sweep(self, outcomes: Counter[str]) -> None:
+    def sweep(self, outcomes: Counter[str], channels: list[str]) -> None:
         """Deliveries whose worker died mid-flight: retry if safe, else reconcile or park as unknown."""
-        for delivery in self.store.expired_leases(self.clock.now(), channels=list(self.publishers)):
-            publisher = self.publishers.get(delivery.channel)
-            reason = "the worker's lease expired mid-publish"
-            outcomes[self._ambiguous(delivery, publisher, reason) if publisher else D.FAILED] += 1
+        for delivery in self.store.expired_leases(self.clock.now(), channels=channels):
+            publisher = self.publishers[delivery.channel]
+            outcomes[self._ambiguous(delivery, publisher, "the worker's lease expired mid-publish")] += 1
+
+    def _progress(self, delivery: Delivery) -> Progress:
+        return Progress(delivery.progress, lambda values: self.store.save_progress(delivery, values, self.clock.now()))
+
+    def _pause(self, delivery: Delivery, reason: str) -> DeliveryStatus:
+        """Credentials refused: stop the channel until someone resumes it; the delivery waits, not failed."""
+        log.error("channel %s paused: %s", delivery.channel, reason)
+        now = self.clock.now()
+        self.store.pause(delivery.channel, reason, now)
+        return self._finish(delivery, D.SCHEDULED, error=f"waiting: channel paused: {reason}", retry_at=now)
 
     def _ambiguous(self, delivery: Delivery, publisher: Publisher, reason: str) -> DeliveryStatus:
         if publisher.idempotent:
             return self._retry_or_fail(delivery, reason, None)
         try:
-            receipt = publisher.reconcile(delivery)
+            receipt = publisher.reconcile(delivery, self._progress(delivery))
         except PublishError as exc:
             receipt, reason = None, f"{reason}; reconcile failed: {exc}"
         if receipt is not None:

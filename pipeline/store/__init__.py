@@ -8,15 +8,16 @@ for the same item cannot both win; the loser gets InvalidTransition. Worker upda
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import InvalidTransition, NotFound
-from ..model import AuditEvent, Delivery, DeliveryStatus, Post, PostStatus, Receipt, Variant
+from ..model import AuditEvent, Delivery, DeliveryStatus, Post, PostStatus, Receipt, Token, Variant
 from . import engine as engines
-from .tables import audit, deliveries, metadata, posts
+from .tables import audit, deliveries, metadata, pauses, posts, tokens
 
 __all__ = ["Store"]
 
@@ -160,12 +161,54 @@ class Store:
             self._transition(conn, deliveries, fenced, status, DELIVERY_FROM[status], values, f"delivery {delivery.id}")
             _audit(conn, delivery.post_id, delivery.id, now, "worker", D.PUBLISHING, status, error)
 
+    def save_progress(self, delivery: Delivery, progress: dict[str, str], now: dt.datetime) -> None:
+        """Durably note what an attempt did so far; fenced, so a worker that lost its lease stops here."""
+        fenced = (deliveries.c.id == delivery.id) & (deliveries.c.attempt == delivery.attempt)
+        with self.engine.begin() as conn:
+            values = dict(progress=progress, updated_at=now)
+            self._transition(conn, deliveries, fenced, D.PUBLISHING, {D.PUBLISHING}, values, f"delivery {delivery.id}")
+
     def expired_leases(self, now: dt.datetime, channels: Sequence[str]) -> list[Delivery]:
         query = sa.select(deliveries).where(
             deliveries.c.status == D.PUBLISHING, deliveries.c.lease_until < now, deliveries.c.channel.in_(channels)
         )
         with self.engine.connect() as conn:
             return [_delivery(row) for row in conn.execute(query)]
+
+    # -- channels: shared tokens and pauses ---------------------------------------------------
+
+    def token(self, key: str) -> Token | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tokens).where(tokens.c.key == key)).first()
+        return _token(row) if row is not None else None
+
+    def renew_token(
+        self, key: str, good: Callable[[Token | None], bool], fetch: Callable[[Token | None], Token]
+    ) -> Token:
+        """Under a row lock, keep the token if `good` accepts it, else fetch and store a new one."""
+        with self.engine.begin() as conn:
+            conn.execute(_insert(conn).values(key=key, extra={}).on_conflict_do_nothing())
+            row = conn.execute(sa.select(tokens).where(tokens.c.key == key).with_for_update()).one()
+            current = _token(row)
+            if good(current):
+                return current  # type: ignore[return-value]
+            token = fetch(current)
+            values = dict(value=token.value, expires_at=token.expires_at, account=token.account, extra=token.extra)
+            conn.execute(tokens.update().where(tokens.c.key == key).values(values))
+        return token
+
+    def pause(self, channel: str, reason: str, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(pauses.delete().where(pauses.c.channel == channel))
+            conn.execute(pauses.insert().values(channel=channel, reason=reason, at=now))
+
+    def resume(self, channel: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(pauses.delete().where(pauses.c.channel == channel)).rowcount > 0
+
+    def paused(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {row.channel: row.reason for row in conn.execute(sa.select(pauses))}
 
     # -- transitions ------------------------------------------------------------------------
 
@@ -222,6 +265,7 @@ def _delivery_row(
         attempt=0,
         due_at=due,
         payload=variant.to_json(),
+        progress={},
         updated_at=now,
     )
 
@@ -251,7 +295,20 @@ def _delivery(row: sa.Row[Any]) -> Delivery:
         remote_id=row.remote_id,
         url=row.url,
         error=row.error,
+        progress=row.progress or {},
     )
+
+
+def _token(row: sa.Row[Any]) -> Token | None:
+    if row.value is None:
+        return None
+    return Token(row.value, row.expires_at, row.account, row.extra or {})
+
+
+def _insert(conn: sa.Connection) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in this connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(tokens)
 
 
 def _group(rows: Iterable[sa.Row[Any]]) -> dict[int, list[Delivery]]:

@@ -58,6 +58,7 @@ deliveries = sa.Table(
     sa.Column("remote_id", sa.Text),
     sa.Column("url", sa.Text),
     sa.Column("error", sa.Text),
+    sa.Column("progress", sa.JSON, nullable=False, default=dict),  # keys planned, ids returned so far
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "channel", "lang", name="uq_deliveries_variant"),
     sa.Index("ix_deliveries_due", "status", "due_at"),
@@ -74,4 +75,25 @@ audit = sa.Table(
     sa.Column("from_status", sa.String(20)),
     sa.Column("to_status", sa.String(20), nullable=False),
     sa.Column("reason", sa.Text),
+)
+
+# Short-lived credentials that APIs hand out (never the configured secrets, which stay in the
+# environment), so that every worker process reuses one WeChat access_token or Bluesky session.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("account", sa.Text),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+)
+
+# A channel whose credentials were refused waits here until someone resumes it.
+pauses = sa.Table(
+    "channel_pauses",
+    metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
 )

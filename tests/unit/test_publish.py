@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from pipeline.config import ChannelConfig
-from pipeline.errors import ContentRejected, OutcomeUnknown, TemporaryError
-from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Variant
-from pipeline.publish.base import Publisher
+from pipeline.errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, TemporaryError
+from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Token, Variant
+from pipeline.publish.base import Progress, Publisher, Services
 from pipeline.publish.outbox import OutboxPublisher
 from pipeline.publish.worker import RetryPolicy, Worker
 from pipeline.store import Store
@@ -29,17 +29,17 @@ class Scripted(Publisher):
     idempotent = False
 
     def __init__(self, answers: list[Exception | Receipt], found: Receipt | None = None) -> None:
-        super().__init__("scripted", ChannelConfig(type="webhook"), Path("."))
+        super().__init__("scripted", ChannelConfig(type="webhook"), Services(Path(".")))
         self.answers, self.found, self.calls = answers, found, 0
 
-    def publish(self, delivery: Delivery) -> Receipt:
+    def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         self.calls += 1
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    def reconcile(self, delivery: Delivery) -> Receipt | None:
+    def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
         return self.found
 
 
@@ -120,6 +120,48 @@ def test_expired_lease_is_swept(store: Store) -> None:
     assert worker.run_pass() == {"unknown": 1}
 
 
+def test_refused_credentials_pause_the_channel_and_the_delivery_waits(store: Store) -> None:
+    clock = FakeClock(NOW)
+    publisher = Scripted([AuthError("scripted", "token refused after one refresh"), Receipt("9")])
+    assert _run(store, publisher, clock) == "scheduled"
+    assert "token refused" in store.paused()["scripted"]
+    worker = Worker(store, {"scripted": publisher}, clock)
+    assert worker.run_pass() == {} and publisher.calls == 1  # paused: nothing is claimed
+    assert store.resume("scripted")
+    assert worker.run_pass() == {"published": 1}
+
+
+def test_progress_is_saved_as_it_happens_and_fenced(store: Store) -> None:
+    store.add_post("job", NOW, "t", [Variant("scripted", "x", "en", "hi")], auto_approve=True, now=NOW)
+    [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5), ["scripted"])
+    store.save_progress(delivery, {"draft": "D1"}, NOW)
+    [again] = store.claim_due(NOW + dt.timedelta(minutes=1), dt.timedelta(minutes=5), ["scripted"]) or [None]
+    assert again is None  # still leased
+    assert store.post(delivery.post_id).deliveries[0].progress == {"draft": "D1"}
+    store.finish(delivery, DeliveryStatus.SCHEDULED, NOW)
+    [retry] = store.claim_due(NOW, dt.timedelta(minutes=5), ["scripted"])
+    assert retry.progress == {"draft": "D1"}
+    with pytest.raises(InvalidTransition):  # the first attempt's lease is gone: it may not write
+        store.save_progress(delivery, {"draft": "D2"}, NOW)
+
+
+def test_token_renewed_once_and_reused(store: Store) -> None:
+    fetched: list[Token | None] = []
+
+    def fetch(current: Token | None) -> Token:
+        fetched.append(current)
+        return Token(f"T{len(fetched)}", NOW + dt.timedelta(hours=2), "acct", {"refresh": "R"})
+
+    def good(token: Token | None) -> bool:
+        return token is not None and token.usable(NOW)
+
+    assert store.token("wechat") is None
+    first = store.renew_token("wechat", good, fetch)
+    assert store.renew_token("wechat", good, fetch) == first == store.token("wechat")
+    assert fetched == [None] and first.extra == {"refresh": "R"} and first.account == "acct"
+    assert store.renew_token("wechat", lambda t: t is not None and t.value != "T1", fetch).value == "T2"
+
+
 def _png(path: Path) -> Path:
     Image.new("RGB", (8, 10), "#123456").save(path)
     return path
@@ -130,15 +172,15 @@ def test_outbox_writes_once(tmp_path: Path, store: Store) -> None:
     variant = Variant("outbox", "outbox", "zh", "你好", (Card(card_path.relative_to(tmp_path), 8, 10, "卡片"),))
     store.add_post("job", NOW, "t", [variant], auto_approve=True, now=NOW)
     [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5), ["outbox"])
-    outbox = OutboxPublisher("outbox", ChannelConfig(type="outbox"), tmp_path, tmp_path / "outbox")
-    first = outbox.publish(delivery)
+    outbox = OutboxPublisher("outbox", ChannelConfig(type="outbox"), Services(tmp_path, tmp_path / "outbox"))
+    first = outbox.publish(delivery, Progress())
     written = tmp_path / "outbox/outbox" / f"delivery-{delivery.id}.json"
     before = written.stat().st_mtime_ns
-    assert outbox.publish(delivery) == first and written.stat().st_mtime_ns == before
+    assert outbox.publish(delivery, Progress()) == first and written.stat().st_mtime_ns == before
     document = json.loads(written.read_text())
     assert document["text"] == "你好" and document["cards"] == [
         {"path": card_path.name, "width": 8, "height": 10, "alt": "卡片"}
     ]
     assert (written.parent / card_path.name).read_bytes() == card_path.read_bytes()
-    assert outbox.reconcile(delivery) == first
+    assert outbox.reconcile(delivery, Progress()) == first
     assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name, card_path.name])

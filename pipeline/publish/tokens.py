@@ -1,0 +1,63 @@
+"""Tokens an API hands out, shared so that one process refreshes while the others reuse the result.
+
+`renew` re-reads under a lock before fetching: a process that waited for the lock finds the token
+another one just fetched and uses it, so a refresh happens once (WeChat counts every one).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from .. import secrets
+from ..model import Token
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+Good = Callable[[Token | None], bool]
+Fetch = Callable[[Token | None], Token]
+
+
+class TokenCache(Protocol):
+    def get(self, key: str) -> Token | None: ...
+
+    def renew(self, key: str, good: Good, fetch: Fetch) -> Token: ...
+
+
+class MemoryTokens:
+    """Tokens for one process (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, Token] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Token | None:
+        return _registered(self._tokens.get(key))
+
+    def renew(self, key: str, good: Good, fetch: Fetch) -> Token:
+        with self._lock:
+            current = self._tokens.get(key)
+            if not good(current):
+                current = self._tokens[key] = fetch(current)
+            return _registered(current)  # type: ignore[return-value]
+
+
+class StoredTokens:
+    """Tokens in the store's tokens table, renewed under a row lock (a write lock on SQLite)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, key: str) -> Token | None:
+        return _registered(self.store.token(key))
+
+    def renew(self, key: str, good: Good, fetch: Fetch) -> Token:
+        return _registered(self.store.renew_token(key, good, fetch))  # type: ignore[return-value]
+
+
+def _registered(token: Token | None) -> Token | None:
+    if token is not None:
+        secrets.register(token.value, *token.extra.values())
+    return token

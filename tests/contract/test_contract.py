@@ -1,0 +1,59 @@
+"""One suite over every publisher × its emulator: each fault ends as the API's contract says, never in two posts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import pkgutil
+
+import pytest
+
+from pipeline.compose.channels import SPECS
+from pipeline.publish import PUBLISHERS, Publisher
+from tests.contract import apis
+from tests.contract.conftest import Harness
+from tests.contract.contracts import FAULTS, Contract
+from tests.emulators.base import Emulator
+
+# Every module in tests/contract/apis/ contributes its API's CONTRACT.
+CONTRACTS: list[Contract] = [
+    importlib.import_module(f"{apis.__name__}.{module.name}").CONTRACT for module in pkgutil.iter_modules(apis.__path__)
+]
+
+
+def test_every_publisher_is_registered_and_has_a_contract() -> None:
+    assert {c.type for c in CONTRACTS} | {"outbox"} == set(PUBLISHERS), "register publishers in pipeline/publish"
+    assert all(PUBLISHERS[c.type] is c.publisher for c in CONTRACTS)
+    assert set(PUBLISHERS) <= set(SPECS)
+
+
+def _publisher(contract: Contract, emulator: Emulator, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Publisher:
+    for name, value in contract.secrets.items():
+        monkeypatch.setenv(name, value)
+    return contract.publisher(contract.type, contract.channel(emulator), harness.services)
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.type)
+def test_publishes_once_with_a_receipt(contract: Contract, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    with contract.emulator() as emulator:
+        publisher = _publisher(contract, emulator, harness, monkeypatch)
+        delivery = harness.publish(publisher, harness.example.variant(contract.type, contract.lang))
+        assert (delivery.status, contract.posts(emulator)) == ("published", 1), delivery.error
+        assert delivery.remote_id and delivery.url
+
+
+@pytest.mark.parametrize(
+    ("contract", "fault"),
+    [(c, f) for c in CONTRACTS for f in FAULTS],
+    ids=lambda value: value.type if isinstance(value, Contract) else value,
+)
+def test_fault(contract: Contract, fault: str, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    with contract.emulator() as emulator:
+        publisher = _publisher(contract, emulator, harness, monkeypatch)
+        emulator.inject(contract.create, FAULTS[fault]())
+        delivery = harness.publish(publisher, harness.example.variant(contract.type, contract.lang))
+        outcome = harness.outcome(publisher, delivery)
+        assert outcome == contract.expected(fault), delivery.error
+        assert contract.posts(emulator) == 1 if outcome == "published" else contract.posts(emulator) <= 1
+        if fault.startswith("rate_limited") and outcome == "published":
+            assert harness.waits[0] >= dt.timedelta(seconds=1), "the service's wait was not honoured"
