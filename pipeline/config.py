@@ -110,11 +110,17 @@ class JobConfig(yamldoc.Strict):
     max_fact_age: Duration | None = None
     post: str
     cards: tuple[str, ...] = ()
+    cover: str | None = None  # the card template of channels that show a cover (WeChat); default: the first card
     channels: tuple[str, ...]
     trigger: CronTriggerConfig
     review: Literal["required", "auto"] = "required"
     misfire: Literal["skip", "catch_up_once"] = "skip"
     max_lateness: Duration = dt.timedelta(days=1)
+
+
+    @property
+    def cover_template(self) -> str | None:
+        return self.cover or (self.cards[0] if self.cards else None)
 
 
 class Config(yamldoc.Strict):

@@ -12,19 +12,24 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from . import compose, config, facts, publish, render, templating, triggers
 from .clock import Clock
-from .compose.channels import SPECS, ChannelSpec
+from .compose.channels import SPECS
 from .config import Config, JobConfig, Project
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, PublishError
 from .model import Card, FactSet, Variant
 from .publish import Publisher, build_publishers
+from .publish.base import ChannelReport
 from .publish.tokens import StoredTokens
 from .publish.worker import Worker
 from .store import Store
+
+if TYPE_CHECKING:
+    from .render.encode import ImageFormat
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +92,39 @@ def load_facts(rt: Runtime, job: JobConfig) -> FactSet:
 
 
 def attach_cards(rt: Runtime, job: JobConfig, fact_set: FactSet, variants: list[Variant]) -> list[Variant]:
+    """Each variant's cards at its channel's size, format and budget; a cover first where the channel shows one."""
     templates = [render.load_card_template(rt.project.templates / name) for name in job.cards]
-    rendered: dict[tuple[object, ...], tuple[Card, ...]] = {}
+    cover = job.cover_template
+    cover_template = render.load_card_template(rt.project.templates / cover) if cover else None
+    rendered: dict[tuple[object, ...], Card] = {}
+
+    def card(
+        template: render.CardTemplate, lang: str, size: tuple[int, int], fmt: ImageFormat, budget: int | None
+    ) -> Card:
+        key = (id(template), lang, size, fmt, budget)
+        if key not in rendered:
+            rendered[key] = _card(rt, template, compose.context(fact_set, lang), size, fmt, budget)
+        return rendered[key]
+
     result = []
     for variant in variants:
         spec = SPECS[variant.type]
-        key = (variant.lang, spec.card_size, spec.card_format, spec.card_budget)
-        if key not in rendered:
-            context = compose.context(fact_set, variant.lang)
-            rendered[key] = tuple(_card(rt, t, context, spec) for t in templates)
-        result.append(dataclasses.replace(variant, cards=rendered[key]))
+        cards = [card(t, variant.lang, spec.card_size, spec.card_format, spec.card_budget) for t in templates]
+        if spec.cover_size and cover_template is not None:
+            cards.insert(0, card(cover_template, variant.lang, spec.cover_size, spec.cover_format, spec.cover_budget))
+        result.append(dataclasses.replace(variant, cards=tuple(cards)))
     return result
 
 
-def _card(rt: Runtime, template: render.CardTemplate, context: dict[str, object], spec: ChannelSpec) -> Card:
-    media, size = rt.project.media, spec.card_size
-    card = render.render_card(template, context, size, media, rt.env, spec.card_format, spec.card_budget)
+def _card(
+    rt: Runtime,
+    template: render.CardTemplate,
+    context: dict[str, object],
+    size: tuple[int, int],
+    fmt: ImageFormat,
+    budget: int | None,
+) -> Card:
+    card = render.render_card(template, context, size, rt.project.media, rt.env, fmt, budget)
     return dataclasses.replace(card, path=card.path.resolve().relative_to(rt.project.root.resolve()))
 
 
@@ -113,6 +135,29 @@ def fire(rt: Runtime, job_id: str, fire_time: dt.datetime) -> int | None:
     title = variants[0].text.splitlines()[0] if variants else job_id
     auto = job.review == "auto"
     return rt.store.add_post(job_id, fire_time, title, variants, auto_approve=auto, now=rt.clock.now())
+
+
+def check_channels(rt: Runtime) -> list[ChannelReport]:
+    """Every channel's credentials, limits and quota, verified without posting, in schedule.yaml's order."""
+    ready, skipped = rt.channels
+    paused = rt.store.paused()
+    reports = []
+    for name in rt.config.channels:
+        if name in skipped:
+            reports.append(ChannelReport(name, False, skipped[name], skipped=True))
+            continue
+        report = _verify(ready[name])
+        if name in paused:
+            report = dataclasses.replace(report, detail=f"{report.detail}; PAUSED: {paused[name]}")
+        reports.append(report)
+    return reports
+
+
+def _verify(publisher: Publisher) -> ChannelReport:
+    try:
+        return publisher.verify()
+    except PublishError as exc:
+        return ChannelReport(publisher.name, False, str(exc))
 
 
 def publish_due(rt: Runtime) -> Counter[str]:

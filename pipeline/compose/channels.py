@@ -25,13 +25,17 @@ if TYPE_CHECKING:  # a name only: composing never loads Pillow
 @dataclass(frozen=True)
 class ChannelSpec:
     """What a channel type takes: the field its text goes in, the card size it shows best, and the
-    image format and byte budget its upload accepts (None: no limit)."""
+    image format and byte budget its upload accepts (None: no limit); channels that show a cover
+    (WeChat articles) also say the cover's size, format and budget."""
 
     text_field: str | None
     card_size: tuple[int, int] = (1080, 1350)
     caption_field: str | None = None
     card_format: ImageFormat = "png"
     card_budget: int | None = None
+    cover_size: tuple[int, int] | None = None
+    cover_format: ImageFormat = "jpeg"
+    cover_budget: int | None = None
 
 
 # Card formats and budgets, from ../shared/api-contracts.md. A budget is the most bytes the upload
@@ -41,9 +45,11 @@ class ChannelSpec:
 # the quality search can make any card fit.
 SPECS: dict[str, ChannelSpec] = {
     "outbox": ChannelSpec(None),
-    # cover (thumb_media_id): permanent `thumb` ≤ 64 KB JPG only; also fits `image` (≤ 10 MB) and
-    # in-article media/uploadimg (jpg/png < 1 MB), so one file serves every WeChat use
-    "wechat": ChannelSpec("content", (900, 383), card_format="jpeg", card_budget=64_000),
+    # in-article images: media/uploadimg, jpg/png < 1 MB; the cover (thumb_media_id) at 2.35:1 within
+    # the strictest reading, a permanent `thumb` (≤ 64 KB, JPG only), so it also fits `image` (≤ 10 MB)
+    "wechat": ChannelSpec(
+        "content", (1080, 1350), card_format="jpeg", card_budget=999_999, cover_size=(900, 383), cover_budget=64_000
+    ),
     "weibo": ChannelSpec("status", (1080, 1350), card_budget=4_999_999),  # pic: JPEG/GIF/PNG < 5 MB
     "x": ChannelSpec("text", (1200, 675), card_budget=5_000_000),  # media/upload: 5 MB
     # instance's image_size_limit: 16 MiB today, 10 MiB on older servers

@@ -69,6 +69,7 @@ class ChannelReport:
     detail: str
     limits: dict[str, int] = field(default_factory=dict)
     quota: str | None = None
+    skipped: bool = False  # not checked: its credentials are not set
 
 
 class Publisher(abc.ABC):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,19 +50,36 @@ class Worker:
     ) -> None:
         self.store, self.publishers, self.clock, self.policy = store, publishers, clock, policy
         self.rng = rng or random.Random()
+        self.paused_now: set[str] = set()  # channels this worker paused
 
     def run_pass(self) -> Counter[str]:
-        """Publish everything due now; returns how many deliveries ended in each state."""
+        """Publish everything due now, channels side by side; returns how many deliveries ended in each state."""
         outcomes: Counter[str] = Counter()
         channels = self.active_channels()
         self.sweep(outcomes, channels)
+        queues: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in self.store.claim_due(self.clock.now(), self.policy.lease, channels=channels):
+            queues[delivery.channel].append(delivery)
+        if len(queues) <= 1:
+            return outcomes + sum(map(self.deliver_in_turn, queues.values()), Counter())
+        with ThreadPoolExecutor(max_workers=len(queues), thread_name_prefix="publish") as pool:
+            return outcomes + sum(pool.map(self.deliver_in_turn, queues.values()), Counter())
+
+    def deliver_in_turn(self, queue: list[Delivery]) -> Counter[str]:
+        """One channel's deliveries, one at a time; after a pause the rest go back to wait."""
+        outcomes: Counter[str] = Counter()
+        for index, delivery in enumerate(queue):
             outcomes[self.deliver(delivery)] += 1
+            if delivery.channel in self.paused_now:
+                for waiting in queue[index + 1 :]:
+                    outcomes[self._finish(waiting, D.SCHEDULED, error="waiting: channel paused")] += 1
+                break
         return outcomes
 
     def active_channels(self) -> list[str]:
         """The channels this worker serves, less those paused until someone resumes them."""
         paused = self.store.paused()
+        self.paused_now &= set(paused)  # forget channels resumed since
         return [name for name in self.publishers if name not in paused]
 
     def deliver(self, delivery: Delivery) -> DeliveryStatus:
@@ -101,6 +119,7 @@ class Worker:
         log.error("channel %s paused: %s", delivery.channel, reason)
         now = self.clock.now()
         self.store.pause(delivery.channel, reason, now)
+        self.paused_now.add(delivery.channel)
         return self._finish(delivery, D.SCHEDULED, error=f"waiting: channel paused: {reason}", retry_at=now)
 
     def _ambiguous(self, delivery: Delivery, publisher: Publisher, reason: str) -> DeliveryStatus:

@@ -81,20 +81,35 @@ def plan(rt: Runtime, job_id: str) -> tuple[list[Task], FactSet]:
     job = rt.job(job_id)
     for name in job.cards:
         load_card_template(rt.project.templates / name)
-    needs: dict[tuple[str, tuple[int, int]], dict[tuple[ImageFormat, int | None], list[str]]] = {}
+    cards: Needs = {}
+    covers: Needs = {}
     for channel_name in job.channels:
-        channel = rt.config.channels[channel_name]
-        spec = SPECS[channel.type]
-        for lang in sorted(channel.langs, key=LANGS.index):
-            encodings = needs.setdefault((lang, spec.card_size), {})
-            encodings.setdefault((spec.card_format, spec.card_budget), []).append(channel_name)
+        spec = SPECS[rt.config.channels[channel_name].type]
+        for lang in rt.config.channels[channel_name].langs:
+            _need(cards, lang, spec.card_size, spec.card_format, spec.card_budget, channel_name)
+            if spec.cover_size:
+                _need(covers, lang, spec.cover_size, spec.cover_format, spec.cover_budget, channel_name)
+    tasks = _tasks(rt, job.cards, cards)
+    if job.cover_template and covers:
+        tasks += _tasks(rt, (job.cover_template,), covers)
+    return tasks, load_facts(rt, job)
+
+
+Needs = dict[tuple[str, tuple[int, int]], dict[tuple[ImageFormat, int | None], list[str]]]
+
+
+def _need(needs: Needs, lang: str, size: tuple[int, int], fmt: ImageFormat, budget: int | None, channel: str) -> None:
+    needs.setdefault((lang, size), {}).setdefault((fmt, budget), []).append(channel)
+
+
+def _tasks(rt: Runtime, names: tuple[str, ...], needs: Needs) -> list[Task]:
     order = sorted(needs, key=lambda key: LANGS.index(key[0]))  # stable: sizes keep first-need order
-    tasks = [
-        Task(name, rt.project.templates / name, lang, size, _targets(needs[(lang, size)]))
-        for name in job.cards
+    templates = rt.project.templates
+    return [
+        Task(name, templates / name, lang, size, _targets(needs[(lang, size)]))
+        for name in names
         for lang, size in order
     ]
-    return tasks, load_facts(rt, job)
 
 
 def _targets(encodings: dict[tuple[ImageFormat, int | None], list[str]]) -> tuple[Target, ...]:

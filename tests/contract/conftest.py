@@ -45,8 +45,11 @@ class Example:
 
 @pytest.fixture(scope="session")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
+    return build_example(tmp_path_factory.mktemp("example"))
+
+
+def build_example(root: Path) -> Example:
     """The example job generated once: every channel in both languages, cards rendered."""
-    root = tmp_path_factory.mktemp("example")
     shutil.copy(REPO / "schedule.yaml", root)
     for folder in ("facts", "templates", "assets"):
         shutil.copytree(REPO / folder, root / folder)

@@ -13,22 +13,22 @@ commit-then-timeout) are the same everywhere.
 from __future__ import annotations
 
 import email.utils
+import io
 import json
-import logging
 import socket
 import struct
+import sys
 import threading
 import time
+import urllib.parse
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
-
-logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,10 @@ class Fault:
 
     @classmethod
     def slow(cls, seconds: float = 1.0) -> Fault:
-        """The reply comes after `seconds` (longer than the client's read timeout); nothing is done."""
+        """The request is carried out at once but the reply comes `seconds` later, after the client gave up.
+
+        (Carried out first, so that what a client finds when it reads back is certain, not a race.)
+        """
         return cls("slow", seconds=seconds)
 
     @classmethod
@@ -79,13 +82,74 @@ class Recorded:
     body: bytes = b""
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # name → (filename, type, size)
+    client: str = ""  # the client's address and port: one per TCP connection
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
-class _KeepAliveHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # connection reuse, as real APIs offer
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as real APIs offer, so that clients can show connection reuse.
+
+    (werkzeug's development server closes every connection, so it serves only the WSGI side here:
+    routing, Request and Response.)
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection is closed after this many seconds
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+    server: _Server
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except OSError:  # the client went away, or a fault reset the connection
+            self.close_connection = True
+
+    def _serve(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply: list[Any] = []
+        chunks = b"".join(
+            self.server.app(self._environ(body), lambda status, headers, *_: reply.extend([status, headers]))
+        )
+        if not reply:  # the application dropped the connection (a fault): nothing may be written
+            self.close_connection = True
+            return
+        code, _, reason = reply[0].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in reply[1]:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(chunks)))
+        self.end_headers()
+        self.wfile.write(chunks)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def _environ(self, body: bytes) -> dict[str, Any]:
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "QUERY_STRING": query,
+            "PATH_INFO": urllib.parse.unquote(path, encoding="latin-1"),
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(self.server.server_port),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0], "REMOTE_PORT": str(self.client_address[1]),
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
+            "wsgi.run_once": False, "werkzeug.socket": self.connection,
+        }  # fmt: skip
+        for name in set(self.headers.keys()) - {"Content-Type", "Content-Length"}:
+            environ["HTTP_" + name.upper().replace("-", "_")] = ",".join(self.headers.get_all(name) or [])
+        return environ
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the emulator records requests itself."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    app: Callable[..., Iterable[bytes]]
 
 
 class Emulator:
@@ -96,12 +160,14 @@ class Emulator:
         self.requests: list[Recorded] = []
         self.lock = threading.RLock()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self._server: BaseWSGIServer | None = None
+        self._server: _Server | None = None
+        self.latency = 0.0  # seconds added before every answer, as a distant API would
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._server = make_server("127.0.0.1", 0, self, threaded=True, request_handler=_KeepAliveHandler)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.app = self
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
@@ -126,6 +192,11 @@ class Emulator:
     def inject(self, endpoint: str, *faults: Fault) -> None:
         with self.lock:
             self._faults[endpoint].extend(faults)
+
+    def connections(self) -> int:
+        """How many TCP connections the requests came over (fewer than requests: connections reused)."""
+        with self.lock:
+            return len({r.client for r in self.requests})
 
     def calls(self, endpoint: str) -> list[Recorded]:
         with self.lock:
@@ -152,6 +223,7 @@ class Emulator:
         except Exception as exc:  # werkzeug's NotFound / MethodNotAllowed are responses themselves
             return exc(environ, start_response)  # type: ignore[operator,no-any-return]
         self._record(request, str(endpoint))
+        time.sleep(self.latency)
         response = self._answer(request, str(endpoint), args, environ["werkzeug.socket"])
         return response(environ, start_response) if response is not None else []
 
@@ -172,12 +244,9 @@ class Emulator:
         if fault.kind == "token_expired":
             self.expire_tokens()
             return handle()
-        time.sleep(fault.seconds if fault.kind == "slow" else 0)
         response = handle()
-        if fault.kind == "commit_then_timeout":
-            time.sleep(fault.seconds)
-            return _reset(sock)
-        return response
+        time.sleep(fault.seconds)  # slow or commit_then_timeout: the work is done, the answer late or never
+        return _reset(sock) if fault.kind == "commit_then_timeout" else response
 
     def _next_fault(self, endpoint: str) -> Fault | None:
         with self.lock:
@@ -192,7 +261,7 @@ class Emulator:
             f.stream.seek(0)
         record = Recorded(
             request.method, request.path, endpoint, dict(request.headers), dict(request.args), body,
-            dict(request.form), files,
+            dict(request.form), files, f"{request.remote_addr}:{request.environ.get('REMOTE_PORT')}",
         )  # fmt: skip
         with self.lock:
             self.requests.append(record)

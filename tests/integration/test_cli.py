@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -86,11 +87,15 @@ def test_dry_run_json_queues_nothing(project_dir: Path) -> None:
     assert {v["type"] for v in variants} == set(SPECS) and len(variants) == 2 * len(SPECS)
     for variant in variants:
         assert variant["text"] and variant["cards"]
+        spec = SPECS[variant["type"]]
+        sizes = [(card["width"], card["height"]) for card in variant["cards"]]
+        assert sizes == [spec.cover_size, spec.card_size] if spec.cover_size else [spec.card_size]
         for card in variant["cards"]:
             assert (project_dir / card["path"]).is_file() and card["alt"]
-            assert (card["width"], card["height"]) == SPECS[variant["type"]].card_size
     wechat = next(v for v in variants if v["type"] == "wechat")
     assert wechat["title"] and wechat["digest"] and wechat["html"].startswith("<section")
+    cover = (project_dir / wechat["cards"][0]["path"]).stat().st_size
+    assert wechat["cards"][0]["path"].endswith(".jpg") and cover <= 64_000  # a WeChat thumb: ≤ 64 KB JPEG
     assert json.loads(shortline(project_dir, "queue", "list", "--json").stdout) == []
 
 
@@ -136,3 +141,15 @@ def test_database_url_override(project_dir: Path, tmp_path: Path) -> None:
     result = shortline(project_dir, "generate", "shenyang-profile", env={"SHORTLINE_DATABASE_URL": url})
     assert result.returncode == 0
     assert (tmp_path / "elsewhere.db").exists()
+
+
+def test_check_finds_a_card_that_cannot_meet_its_channel_byte_budget(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.checks import check_project
+    from pipeline.config import Project
+
+    monkeypatch.setitem(SPECS, "wechat", dataclasses.replace(SPECS["wechat"], cover_budget=300))
+    problems = [str(p) for p in check_project(Project(project_dir))]
+    assert problems and all("cards/cover.yaml" in p for p in problems), problems
+    assert "300" in problems[0] and "jpeg" in problems[0].lower()

@@ -134,12 +134,16 @@ def test_render_job_writes_every_card_the_job_publishes(project_dir: Path) -> No
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
 
     lines = [line.split() for line in result.stdout.splitlines()]
-    seen = {(row[1], row[2], row[3]) for row in lines}
+    seen = {(row[0], row[1], row[2], row[3]) for row in lines}
     expected = {
-        (lang, f"{s.card_size[0]}x{s.card_size[1]}", s.card_format) for s in SPECS.values() for lang in ("en", "zh")
-    }
-    assert seen == expected and all(row[0] == "cards/stat.yaml" for row in lines)
-    assert [row[1] for row in lines] == sorted(row[1] for row in lines)  # en first, then zh: the plan's order
+        ("cards/stat.yaml", lang, f"{s.card_size[0]}x{s.card_size[1]}", s.card_format)
+        for s in SPECS.values()
+        for lang in ("en", "zh")
+    } | {("cards/cover.yaml", lang, "900x383", "jpeg") for lang in ("en", "zh")}  # WeChat's cover
+    assert seen == expected
+    for template in ("cards/stat.yaml", "cards/cover.yaml"):  # en first, then zh: the plan's order
+        langs = [row[1] for row in lines if row[0] == template]
+        assert langs == sorted(langs)
     for row in lines:
         path = project_dir / next(part for part in row if part.startswith("var/media/"))
         assert SHA_NAME.match(path.name) and path.is_file()
@@ -167,8 +171,9 @@ def test_render_job_reports_a_card_that_cannot_be_made_and_renders_the_rest(proj
     assert sorted(line.split()[2] for line in errors) == sorted(sizes)  # once a size, for all its formats
     for line in errors:
         assert line.startswith("cards/stat.yaml  en  ") and "error: stat: text box 'subject' does not fit" in line
-    assert "(for outbox, webhook, weibo, bluesky, telegram, facebook)" in result.stderr
-    assert {line.split()[1] for line in result.stdout.splitlines()} == {"zh"}  # the Chinese cards are all there
+    assert "(for outbox, webhook, wechat, weibo, bluesky, telegram, facebook)" in result.stderr
+    rendered = {(line.split()[0], line.split()[1]) for line in result.stdout.splitlines()}
+    assert rendered == {("cards/stat.yaml", "zh"), ("cards/cover.yaml", "en"), ("cards/cover.yaml", "zh")}
 
 
 def test_doctor_reports_pillow_raqm_and_every_font_with_its_licence(project_dir: Path) -> None:

@@ -76,7 +76,9 @@ def test_the_stat_card_fits_every_channel_in_its_format_and_budget(
 
 
 def test_the_wechat_cover_thumbnail_is_a_jpeg_within_64_kb() -> None:
-    assert (SPECS["wechat"].card_format, SPECS["wechat"].card_budget) == ("jpeg", 64_000)
+    wechat = SPECS["wechat"]
+    assert (wechat.cover_size, wechat.cover_format, wechat.cover_budget) == ((900, 383), "jpeg", 64_000)
+    assert (wechat.card_format, wechat.card_budget) == ("jpeg", 999_999)  # media/uploadimg: < 1 MB
     assert (SPECS["bluesky"].card_format, SPECS["bluesky"].card_budget) == ("jpeg", 1_000_000)
     for spec in SPECS.values():
         assert spec.card_format in ("png", "jpeg", "webp")

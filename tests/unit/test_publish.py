@@ -131,6 +131,18 @@ def test_refused_credentials_pause_the_channel_and_the_delivery_waits(store: Sto
     assert worker.run_pass() == {"published": 1}
 
 
+def test_channels_publish_side_by_side_and_a_pause_sends_the_rest_back(store: Store) -> None:
+    variants = [Variant(c, "x", lang, "hi") for c in ("a", "b") for lang in ("en", "zh")]
+    store.add_post("job", NOW, "t", variants, auto_approve=True, now=NOW)
+    refused = Scripted([AuthError("a", "token refused"), Receipt("never")])
+    fine = Scripted([Receipt("1"), Receipt("2")])
+    worker = Worker(store, {"a": refused, "b": fine}, FakeClock(NOW))
+    assert worker.run_pass() == {"published": 2, "scheduled": 2}
+    assert refused.calls == 1 and fine.calls == 2
+    waiting = [d for d in store.posts()[0].deliveries if d.channel == "a"]
+    assert {d.status for d in waiting} == {"scheduled"} and all("paused" in (d.error or "") for d in waiting)
+
+
 def test_progress_is_saved_as_it_happens_and_fenced(store: Store) -> None:
     store.add_post("job", NOW, "t", [Variant("scripted", "x", "en", "hi")], auto_approve=True, now=NOW)
     [delivery] = store.claim_due(NOW, dt.timedelta(minutes=5), ["scripted"])
