@@ -6,13 +6,15 @@ import requests
 
 from ..config import ChannelConfig, Config, Project
 from .base import Limits, Progress, Publisher, Services
+from .bluesky import BlueskyPublisher
+from .mastodon import MastodonPublisher
 from .outbox import OutboxPublisher
 from .tokens import TokenCache
 from .webhook import WebhookPublisher
 
 __all__ = ["PUBLISHERS", "Limits", "Progress", "Publisher", "Services", "build_publishers"]
 
-PUBLISHERS: dict[str, type[Publisher]] = {cls.type: cls for cls in (OutboxPublisher, WebhookPublisher)}
+PUBLISHERS: dict[str, type[Publisher]] = {cls.type: cls for cls in (OutboxPublisher, WebhookPublisher, MastodonPublisher, BlueskyPublisher)}
 
 
 def services(project: Project, tokens: TokenCache) -> Services:
