@@ -62,9 +62,10 @@ def drain(worker: Worker) -> tuple[int, float]:
 def one_channel(root: Path, example: Example, contract: Contract, posts: int) -> str:
     store = Store(f"sqlite:///{root / f'{contract.type}.db'}")
     store.create_tables()
-    services = Services(example.root, example.root / "var/outbox", tokens=StoredTokens(store))
-    with contract.emulator() as emulator:
-        worker = Worker(store, {contract.type: publisher(contract, emulator, services)}, FakeClock(NOW))
+    clock = FakeClock(NOW)  # one clock for the queue, the publisher and the emulator
+    services = Services(example.root, example.root / "var/outbox", tokens=StoredTokens(store), clock=clock)
+    with contract.emulator(clock) as emulator:
+        worker = Worker(store, {contract.type: publisher(contract, emulator, services)}, clock)
         queue(store, example, contract, 3, "warm")
         drain(worker)  # tokens, sessions and connections in place, as in a running worker
         before = len(emulator.requests)
@@ -80,11 +81,12 @@ def one_channel(root: Path, example: Example, contract: Contract, posts: int) ->
 def with_latency(root: Path, example: Example, all_contracts: list[Contract], posts: int) -> str:
     store = Store(f"sqlite:///{root / 'latency.db'}")
     store.create_tables()
-    services = Services(example.root, example.root / "var/outbox", tokens=StoredTokens(store))
-    emulators = [c.emulator().start() for c in all_contracts]
+    clock = FakeClock(NOW)
+    services = Services(example.root, example.root / "var/outbox", tokens=StoredTokens(store), clock=clock)
+    emulators = [c.emulator(clock).start() for c in all_contracts]
     try:
         publishers = {c.type: publisher(c, e, services) for c, e in zip(all_contracts, emulators, strict=True)}
-        worker = Worker(store, publishers, FakeClock(NOW))
+        worker = Worker(store, publishers, clock)
         for contract in all_contracts:
             queue(store, example, contract, 1, "warm")
         drain(worker)

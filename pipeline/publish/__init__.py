@@ -7,14 +7,34 @@ import requests
 from ..config import ChannelConfig, Config, Project
 from .base import Limits, Progress, Publisher, Services
 from .bluesky import BlueskyPublisher
+from .facebook import FacebookPublisher
+from .linkedin import LinkedInPublisher
 from .mastodon import MastodonPublisher
 from .outbox import OutboxPublisher
+from .telegram import TelegramPublisher
 from .tokens import TokenCache
 from .webhook import WebhookPublisher
+from .wechat import WechatPublisher
+from .weibo import WeiboPublisher
+from .x import XPublisher
 
 __all__ = ["PUBLISHERS", "Limits", "Progress", "Publisher", "Services", "build_publishers"]
 
-PUBLISHERS: dict[str, type[Publisher]] = {cls.type: cls for cls in (OutboxPublisher, WebhookPublisher, MastodonPublisher, BlueskyPublisher)}
+PUBLISHERS: dict[str, type[Publisher]] = {
+    cls.type: cls
+    for cls in (
+        OutboxPublisher,
+        WechatPublisher,
+        WeiboPublisher,
+        XPublisher,
+        MastodonPublisher,
+        BlueskyPublisher,
+        TelegramPublisher,
+        FacebookPublisher,
+        LinkedInPublisher,
+        WebhookPublisher,
+    )
+}
 
 
 def services(project: Project, tokens: TokenCache) -> Services:

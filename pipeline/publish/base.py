@@ -110,7 +110,11 @@ class Publisher(abc.ABC):
         """Send one delivery; raise a PublishError subclass on failure."""
 
     def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
-        """Did this delivery already go out? None when it did not, or when the API cannot tell."""
+        """Did this delivery already go out? None when it did not, or when the API cannot tell.
+
+        Raise TemporaryError only when the answer is not known yet and a later publish() of the
+        same delivery checks again before it sends anything (the worker then simply retries).
+        """
         return None
 
     def verify(self) -> ChannelReport:

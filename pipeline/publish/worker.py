@@ -87,7 +87,7 @@ class Worker:
         if publisher is None:
             return self._finish(delivery, D.FAILED, error=f"channel {delivery.channel!r} is not configured")
         try:
-            receipt = publisher.publish(delivery, self._progress(delivery))
+            receipt = publisher.publish(delivery, progress := self._progress(delivery))
         except TemporaryError as exc:
             return self._retry_or_fail(delivery, str(exc), exc.retry_after)
         except AuthError as exc:
@@ -95,13 +95,13 @@ class Worker:
         except ContentRejected as exc:
             return self._finish(delivery, D.FAILED, error=str(exc))
         except OutcomeUnknown as exc:
-            return self._ambiguous(delivery, publisher, str(exc))
+            return self._ambiguous(delivery, publisher, str(exc), progress)
         except InvalidTransition as exc:  # our lease was taken over while we worked: the new owner decides
             log.warning("delivery %s: stopped, %s", delivery.id, exc)
             return D.PUBLISHING
         except Exception as exc:  # a bug or an unclassified failure: it may have been sent
             log.exception("delivery %s on %s failed unexpectedly", delivery.id, delivery.channel)
-            return self._ambiguous(delivery, publisher, f"{type(exc).__name__}: {exc}")
+            return self._ambiguous(delivery, publisher, f"{type(exc).__name__}: {exc}", progress)
         log.info("delivery %s published to %s as %s", delivery.id, delivery.channel, receipt.remote_id)
         return self._finish(delivery, D.PUBLISHED, receipt=receipt)
 
@@ -109,7 +109,8 @@ class Worker:
         """Deliveries whose worker died mid-flight: retry if safe, else reconcile or park as unknown."""
         for delivery in self.store.expired_leases(self.clock.now(), channels=channels):
             publisher = self.publishers[delivery.channel]
-            outcomes[self._ambiguous(delivery, publisher, "the worker's lease expired mid-publish")] += 1
+            reason = "the worker's lease expired mid-publish"
+            outcomes[self._ambiguous(delivery, publisher, reason, self._progress(delivery))] += 1
 
     def _progress(self, delivery: Delivery) -> Progress:
         return Progress(delivery.progress, lambda values: self.store.save_progress(delivery, values, self.clock.now()))
@@ -122,11 +123,15 @@ class Worker:
         self.paused_now.add(delivery.channel)
         return self._finish(delivery, D.SCHEDULED, error=f"waiting: channel paused: {reason}", retry_at=now)
 
-    def _ambiguous(self, delivery: Delivery, publisher: Publisher, reason: str) -> DeliveryStatus:
+    def _ambiguous(self, delivery: Delivery, publisher: Publisher, reason: str, progress: Progress) -> DeliveryStatus:
+        """The request may have gone through: retry where that is safe, else ask the service (with what this
+        attempt saved so far), else leave it `unknown` for an editor."""
         if publisher.idempotent:
             return self._retry_or_fail(delivery, reason, None)
         try:
-            receipt = publisher.reconcile(delivery, self._progress(delivery))
+            receipt = publisher.reconcile(delivery, progress)
+        except TemporaryError as exc:  # cannot tell yet; the next publish() checks again before sending
+            return self._retry_or_fail(delivery, f"{reason}; could not check yet: {exc}", exc.retry_after)
         except PublishError as exc:
             receipt, reason = None, f"{reason}; reconcile failed: {exc}"
         if receipt is not None:

@@ -63,7 +63,9 @@ class Harness:
 
     def __init__(self, store: Store, example: Example, session: requests.Session) -> None:
         self.store, self.example, self.clock = store, example, FakeClock(NOW)
-        self.services = Services(example.root, example.root / "var/outbox", session, StoredTokens(store), TIMEOUTS)
+        self.services = Services(
+            example.root, example.root / "var/outbox", session, StoredTokens(store), TIMEOUTS, self.clock
+        )
         self.waits: list[dt.timedelta] = []  # how far each retry was pushed out
 
     def worker(self, publisher: Publisher) -> Worker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipeline.clock import Clock
 from pipeline.config import ChannelConfig
 from pipeline.publish import Publisher
 from tests.emulators.base import Emulator, Fault
@@ -27,7 +28,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
 class Contract:
     type: str
     publisher: type[Publisher]
-    emulator: Callable[[], Emulator]
+    emulator: Callable[[Clock], Emulator]  # given the clock the publisher sees
     channel: Callable[[Emulator], ChannelConfig]  # points base_url at the running emulator
     secrets: dict[str, str]  # environment variables the channel's ${...} references read
     create: str  # the emulator endpoint that creates the post: faults are injected there

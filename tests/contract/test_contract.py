@@ -35,7 +35,7 @@ def _publisher(contract: Contract, emulator: Emulator, harness: Harness, monkeyp
 
 @pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.type)
 def test_publishes_once_with_a_receipt(contract: Contract, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    with contract.emulator() as emulator:
+    with contract.emulator(harness.clock) as emulator:
         publisher = _publisher(contract, emulator, harness, monkeypatch)
         delivery = harness.publish(publisher, harness.example.variant(contract.type, contract.lang))
         assert (delivery.status, contract.posts(emulator)) == ("published", 1), delivery.error
@@ -48,7 +48,7 @@ def test_publishes_once_with_a_receipt(contract: Contract, harness: Harness, mon
     ids=lambda value: value.type if isinstance(value, Contract) else value,
 )
 def test_fault(contract: Contract, fault: str, harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    with contract.emulator() as emulator:
+    with contract.emulator(harness.clock) as emulator:
         publisher = _publisher(contract, emulator, harness, monkeypatch)
         emulator.inject(contract.create, FAULTS[fault]())
         delivery = harness.publish(publisher, harness.example.variant(contract.type, contract.lang))

@@ -130,6 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "QUERY_STRING": query,
+            "REQUEST_URI": self.path, "RAW_URI": self.path,
             "PATH_INFO": urllib.parse.unquote(path, encoding="latin-1"),
             "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(self.server.server_port),

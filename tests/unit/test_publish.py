@@ -107,6 +107,17 @@ def test_ambiguous_outcome_resolved_by_reconcile(store: Store) -> None:
     assert publisher.calls == 1
 
 
+def test_reconcile_that_cannot_tell_yet_retries_instead_of_parking(store: Store) -> None:
+    class CannotTellYet(Scripted):
+        def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
+            raise TemporaryError("scripted", "read-back unavailable", retry_after=30)
+
+    publisher = CannotTellYet([OutcomeUnknown("scripted", "read timeout")])
+    assert _run(store, publisher, FakeClock(NOW)) == "scheduled"
+    [delivery] = store.posts()[0].deliveries
+    assert "could not check yet" in (delivery.error or "") and delivery.due_at >= NOW + dt.timedelta(seconds=30)
+
+
 def test_unexpected_exception_counts_as_ambiguous(store: Store) -> None:
     assert _run(store, Scripted([RuntimeError("boom")]), FakeClock(NOW)) == "unknown"
 

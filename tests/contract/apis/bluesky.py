@@ -26,7 +26,7 @@ def posts(emulator: Emulator) -> int:
 CONTRACT = Contract(
     type="bluesky",
     publisher=BlueskyPublisher,
-    emulator=lambda: BlueskyEmulator(HANDLE, PASSWORD),
+    emulator=lambda clock: BlueskyEmulator(HANDLE, PASSWORD),
     channel=channel,
     secrets={"TEST_BLUESKY_IDENTIFIER": HANDLE, "TEST_BLUESKY_PASSWORD": PASSWORD},
     create="create_record",

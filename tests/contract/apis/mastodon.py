@@ -25,7 +25,7 @@ def posts(emulator: Emulator) -> int:
 CONTRACT = Contract(
     type="mastodon",
     publisher=MastodonPublisher,
-    emulator=lambda: MastodonEmulator(TOKEN),
+    emulator=lambda clock: MastodonEmulator(TOKEN),
     channel=channel,
     secrets={"TEST_MASTODON_TOKEN": TOKEN},
     create="create_status",

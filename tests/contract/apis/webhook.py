@@ -29,7 +29,7 @@ def posts(emulator: Emulator) -> int:
 CONTRACT = Contract(
     type="webhook",
     publisher=WebhookPublisher,
-    emulator=lambda: WebhookEmulator(SECRET),
+    emulator=lambda clock: WebhookEmulator(SECRET),
     channel=channel,
     secrets={"TEST_WEBHOOK_SECRET": SECRET},
     create="receive",
