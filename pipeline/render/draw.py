@@ -18,11 +18,11 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from . import fonts
 from .cache import LRU
-from .layout import RGBA, CardLayout, ShapeBox, TextBlock, rgba
+from .layout import RGBA, CardLayout, ImageBox, Item, ShapeBox, TextBlock, rgba
 from .template import BackgroundLayer, Gradient
 
 SUPERSAMPLE = 4  # corners of rounded shapes are drawn this much larger, then reduced
@@ -32,7 +32,7 @@ PNG_BAND = 64  # rows taken from the image at a time while encoding
 MB = 1 << 20
 
 Box = tuple[int, int, int, int]
-Item = BackgroundLayer | ShapeBox | TextBlock
+Static = BackgroundLayer | ShapeBox | ImageBox  # depends only on the template, the size and image files
 # A text run ready to paint: the box its mask covers, the mask ("L"), the RGB colour.
 Glyphs = tuple[Box, Image.Image, tuple[int, int, int]]
 
@@ -51,6 +51,9 @@ MASKS: LRU[tuple[object, ...], tuple[Image.Image, tuple[int, int]]] = LRU(
 )
 ROUNDED: LRU[tuple[object, ...], Image.Image] = LRU(
     "draw.rounded_masks", max_items=64, max_bytes=8 * MB, weigh=_image_bytes
+)
+PICTURES: LRU[tuple[object, ...], tuple[Image.Image, tuple[int, int]]] = LRU(
+    "draw.pictures", max_items=32, max_bytes=48 * MB, weigh=lambda entry: _image_bytes(entry[0])
 )
 
 
@@ -71,7 +74,7 @@ def draw_card(layout: CardLayout) -> Image.Image:
     return image
 
 
-def paint_base(size: tuple[int, int], static: Sequence[BackgroundLayer | ShapeBox]) -> Image.Image:
+def paint_base(size: tuple[int, int], static: Sequence[Static]) -> Image.Image:
     """A white canvas with `static` painted in order; a first background is the canvas itself
     (it covers every pixel), which saves painting a full-size image onto another."""
     first = static[0] if static else None
@@ -88,13 +91,13 @@ def paint_base(size: tuple[int, int], static: Sequence[BackgroundLayer | ShapeBo
 
 def split_static(
     items: Sequence[Item], glyphs: dict[int, list[Glyphs]], size: tuple[int, int]
-) -> tuple[list[BackgroundLayer | ShapeBox], list[int]]:
+) -> tuple[list[Static], list[int]]:
     """The backgrounds and shapes that can be painted first (the base), and the indexes of the rest.
 
     A background or shape moves into the base while its area misses every text mask painted
     before it; from the first one that does not, everything stays in layer order.
     """
-    static: list[BackgroundLayer | ShapeBox] = []
+    static: list[Static] = []
     rest: list[int] = []
     text_boxes: list[Box] = []
     in_order = False  # once one background or shape keeps its place, every later item does too
@@ -110,12 +113,12 @@ def split_static(
     return static, rest
 
 
-def _clear(item: BackgroundLayer | ShapeBox, boxes: Iterable[Box], size: tuple[int, int]) -> bool:
+def _clear(item: Static, boxes: Iterable[Box], size: tuple[int, int]) -> bool:
     area = (0, 0, *size) if isinstance(item, BackgroundLayer) else _rect(item)
     return not any(_overlap(area, box) for box in boxes)
 
 
-def _rect(shape: ShapeBox) -> Box:
+def _rect(shape: ShapeBox | ImageBox) -> Box:
     rect = shape.rect
     return rect.x, rect.y, rect.right, rect.bottom
 
@@ -124,18 +127,20 @@ def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] and a[0] < a[2] and b[0] < b[2]
 
 
-def _static_key(item: BackgroundLayer | ShapeBox) -> object:
-    if isinstance(item, ShapeBox):
+def _static_key(item: Static) -> object:
+    if isinstance(item, ShapeBox | ImageBox):
         return item
     gradient = item.gradient
     return ("background", item.color, gradient and (gradient.angle, tuple(gradient.stops)))
 
 
-def paint(image: Image.Image, item: BackgroundLayer | ShapeBox | TextBlock) -> None:
+def paint(image: Image.Image, item: Item) -> None:
     if isinstance(item, BackgroundLayer):
         paint_background(image, item)
     elif isinstance(item, ShapeBox):
         paint_shape(image, item)
+    elif isinstance(item, ImageBox):
+        paint_image(image, item)
     else:
         paint_text(image, item)
 
@@ -233,6 +238,44 @@ def paint_shape(image: Image.Image, shape: ShapeBox) -> None:
     rect = shape.rect
     mask = rounded_mask((rect.w, rect.h), shape.radius, shape.color[3])
     image.paste(shape.color[:3], (rect.x, rect.y, rect.right, rect.bottom), mask)
+
+
+def paint_image(image: Image.Image, box: ImageBox) -> None:
+    """The picture fitted to its box, its own transparency times the layer's opacity and rounded corners."""
+    picture, (dx, dy) = fitted_picture(box)
+    alpha = picture.getchannel("A")
+    if box.radius or box.opacity < 1:
+        alpha = ImageChops.multiply(alpha, rounded_mask(picture.size, box.radius, round(255 * box.opacity)))
+    image.paste(picture.convert("RGB"), (box.rect.x + dx, box.rect.y + dy), alpha)
+
+
+def fitted_picture(box: ImageBox) -> tuple[Image.Image, tuple[int, int]]:
+    """The image file scaled for the box (RGBA, cached) and where it sits in the box: `cover` fills the
+    box and crops around the focus; `contain` shows all of it, centred."""
+    key = (box.path, box.stamp, box.rect.w, box.rect.h, box.fit, box.focus)
+    fitted = PICTURES.get(key)
+    if fitted is None:
+        with Image.open(box.path) as source:
+            fitted = PICTURES.put(key, _fit_picture(ImageOps.exif_transpose(source).convert("RGBA"), box))
+    return fitted
+
+
+def _fit_picture(source: Image.Image, box: ImageBox) -> tuple[Image.Image, tuple[int, int]]:
+    width, height = box.rect.w, box.rect.h
+    cover = box.fit == "cover"
+    scale = (max if cover else min)(width / source.width, height / source.height)
+    scaled = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    resized = source.resize(scaled, Image.Resampling.LANCZOS)
+    if not cover:
+        return resized, ((width - scaled[0]) // 2, (height - scaled[1]) // 2)
+    left = _crop_start(scaled[0], width, box.focus[0])
+    top = _crop_start(scaled[1], height, box.focus[1])
+    return resized.crop((left, top, left + width, top + height)), (0, 0)
+
+
+def _crop_start(scaled: int, wanted: int, focus: float) -> int:
+    """Where a crop of `wanted` pixels starts so that `focus` (a fraction) is as central as the edges allow."""
+    return max(0, min(scaled - wanted, round(focus * scaled - wanted / 2)))
 
 
 def rounded_mask(size: tuple[int, int], radius: int, alpha: int) -> Image.Image:

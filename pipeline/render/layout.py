@@ -22,7 +22,16 @@ from ..errors import RenderError, TextDoesNotFit
 from . import fonts
 from .cache import LRU
 from .fonts import Shaped
-from .template import BackgroundLayer, CardTemplate, Layer, Localized, ShapeLayer, TextLayer, parse_colour
+from .template import (
+    BackgroundLayer,
+    CardTemplate,
+    ImageLayer,
+    Layer,
+    Localized,
+    ShapeLayer,
+    TextLayer,
+    parse_colour,
+)
 
 RGBA = tuple[int, int, int, int]
 NO_START = frozenset("，。！？、；：”’）》」』】〕〉…%·.,!?;:)]}")
@@ -83,9 +92,25 @@ class ShapeBox:
 
 
 @dataclass(frozen=True)
+class ImageBox:
+    """A picture placed in pixels; `stamp` (modification time, byte size) keys caches to the file's content."""
+
+    rect: Rect
+    path: str
+    stamp: tuple[int, int]
+    fit: str
+    focus: tuple[float, float]
+    radius: int
+    opacity: float
+
+
+Item = BackgroundLayer | ShapeBox | ImageBox | TextBlock
+
+
+@dataclass(frozen=True)
 class CardLayout:
     size: tuple[int, int]
-    items: tuple[BackgroundLayer | ShapeBox | TextBlock, ...]
+    items: tuple[Item, ...]
     alt: str
 
 
@@ -141,14 +166,36 @@ def _item(
     context: Mapping[str, Any],
     size: tuple[int, int],
     env: jinja2.Environment,
-) -> BackgroundLayer | ShapeBox | TextBlock:
+) -> Item:
     if isinstance(layer, BackgroundLayer):
-        return layer
+        if layer.image is None:
+            return layer
+        return picture(template, layer.image, Rect(0, 0, *size), "cover", layer.focus, 0, 1.0)
     box = place(layer.box, frame_rect(layer.frame, size))
     if isinstance(layer, ShapeLayer):
         return ShapeBox(box, round(layer.radius * min(size)), rgba(layer.color, layer.opacity))
+    if isinstance(layer, ImageLayer):
+        radius = round(layer.radius * min(size))
+        return picture(template, layer.src, box, layer.fit, layer.focus, radius, layer.opacity)
     text = render_field(template, ("layers", index, "text"), layer.text, context, env)
     return fit(template.name, layer, text, box, min(size), str(context["lang"]))
+
+
+def picture(
+    template: CardTemplate,
+    src: str,
+    rect: Rect,
+    fit: str,
+    focus: tuple[float, float],
+    radius: int,
+    opacity: float,
+) -> ImageBox:
+    path = template.images[src]
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise RenderError(f"{template.name}: image {src} is gone ({exc.strerror})") from None
+    return ImageBox(rect, str(path), (stat.st_mtime_ns, stat.st_size), fit, focus, radius, opacity)
 
 
 def rgba(colour: str, opacity: float) -> RGBA:

@@ -3,20 +3,23 @@
     name: stat
     alt: {en: "...", zh: "..."}            # Jinja2, rendered with the card's context
     layers:
-      - type: background                   # color: "#RRGGBB"  or  gradient: {angle, stops}
+      - type: background                   # color: "#RRGGBB", gradient: {angle, stops}, or image + focus
       - type: shape                        # rect | rounded_rect, box, radius, color, opacity
+      - type: image                        # src, box, fit: cover | contain, focus, radius, opacity
       - type: text                         # name, text, font, weight, min_size, max_size, ...
 
 Boxes are [x, y, w, h] fractions of their frame: the whole `canvas`, or the central `square`
 (side min(width, height)), which is where key content goes so that a wide cover crops well.
-Sizes and radii are fractions of min(width, height).
+Sizes and radii are fractions of min(width, height). Image files (`src`) are paths relative to the
+project folder (the one that holds templates/), such as assets/images/logo.png; `cover` fills the
+box and crops around `focus` ([x, y] fractions of the picture), `contain` fits the whole picture.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -67,16 +70,34 @@ class Gradient(yamldoc.Strict):
     stops: list[Colour] = Field(min_length=2)
 
 
+Focus = tuple[Fraction, Fraction]
+
+
 class BackgroundLayer(yamldoc.Strict):
     type: Literal["background"]
     color: Colour | None = None
     gradient: Gradient | None = None
+    image: str | None = None  # cover-fit to the canvas, cropped around `focus`
+    focus: Focus = (0.5, 0.5)
 
     @model_validator(mode="after")
     def _one_fill(self) -> BackgroundLayer:
-        if (self.color is None) == (self.gradient is None):
-            raise ValueError("a background has either color or gradient")
+        if sum(fill is not None for fill in (self.color, self.gradient, self.image)) != 1:
+            raise ValueError("a background has one of color, gradient or image")
         return self
+
+
+class ImageLayer(yamldoc.Strict):
+    """A picture (a logo, a photo) from a file in the project."""
+
+    type: Literal["image"]
+    src: str
+    box: Box = (0.0, 0.0, 1.0, 1.0)
+    frame: Frame = "canvas"
+    fit: Literal["cover", "contain"] = "contain"
+    focus: Focus = (0.5, 0.5)
+    radius: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+    opacity: Fraction = 1.0
 
 
 class ShapeLayer(yamldoc.Strict):
@@ -120,8 +141,13 @@ class TextLayer(yamldoc.Strict):
         return self
 
 
-Layer = BackgroundLayer | ShapeLayer | TextLayer
-LAYER_TYPES: dict[str, type[Layer]] = {"background": BackgroundLayer, "shape": ShapeLayer, "text": TextLayer}
+Layer = BackgroundLayer | ShapeLayer | ImageLayer | TextLayer
+LAYER_TYPES: dict[str, type[Layer]] = {
+    "background": BackgroundLayer,
+    "shape": ShapeLayer,
+    "image": ImageLayer,
+    "text": TextLayer,
+}
 
 
 class CardFile(yamldoc.Strict):
@@ -140,6 +166,7 @@ class CardTemplate:
     alt: Localized
     layers: tuple[Layer, ...]
     lines: Mapping[tuple[str | int, ...], int]
+    images: Mapping[str, Path] = field(default_factory=dict)  # each layer's `src` → the file found
 
     def line_of(self, loc: tuple[str | int, ...]) -> int:
         return yamldoc.Document(str(self.path), None, dict(self.lines)).line_of(loc)
@@ -170,9 +197,56 @@ def load_card_template(path: Path) -> CardTemplate:
         except ConfigError as exc:
             problems += exc.problems
     problems = problems or _duplicate_names(doc, layers)
-    if problems:
-        raise ConfigError(problems)
-    return CardTemplate(spec.name or path.stem, path, spec.alt, tuple(layers), doc.lines)
+    images, missing = _images(doc, path, layers)
+    if problems or missing:
+        raise ConfigError(problems + missing)
+    return CardTemplate(spec.name or path.stem, path, spec.alt, tuple(layers), doc.lines, images)
+
+
+def project_root(template: Path) -> Path:
+    """The project folder: the parent of the templates/ folder the template lives in."""
+    for folder in template.resolve().parents:
+        if folder.name == "templates":
+            return folder.parent
+    return template.resolve().parent
+
+
+def _images(doc: yamldoc.Document, path: Path, layers: list[Layer]) -> tuple[dict[str, Path], list[Problem]]:
+    """Every image layer's file, found and readable as an image; a problem per one that is not."""
+    root, images, problems = project_root(path), {}, []
+    for index, layer in enumerate(layers):
+        if (found := _src(layer)) is None:
+            continue
+        src, key = found
+        file = root / src
+        reason = _unreadable(file)
+        if reason:
+            message = f"layers.{index}.{key}: {reason}; expected an image file path relative to {root}"
+            problems.append(Problem(doc.origin, doc.line_of(("layers", index, key)), message))
+        images[src] = file
+    return images, problems
+
+
+def _src(layer: Layer) -> tuple[str, str] | None:
+    """An image layer's file and the key that names it."""
+    if isinstance(layer, ImageLayer):
+        return layer.src, "src"
+    if isinstance(layer, BackgroundLayer) and layer.image is not None:
+        return layer.image, "image"
+    return None
+
+
+def _unreadable(file: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            image.verify()
+    except FileNotFoundError:
+        return f"no file {file}"
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        return f"{file} is not an image Pillow can read ({type(exc).__name__})"
+    return None
 
 
 def _layer(doc: yamldoc.Document, index: int, data: dict[str, Any]) -> Layer:

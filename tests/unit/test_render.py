@@ -220,7 +220,7 @@ def test_a_typo_in_a_key_names_file_and_line(tmp_path: Path) -> None:
     ("old", "new", "line", "expected"),
     [
         ('color: "#102040"', 'color: "navy"', 5, "layers.0.color: expected a colour like"),
-        ("type: text", "type: txt", 6, "layers.1.type: expected one of background, shape, text"),
+        ("type: text", "type: txt", 6, "layers.1.type: expected one of background, shape, image, text"),
         ("align: left", "align: middle", 14, "layers.1.align: Input should be 'left', 'center' or 'right'"),
         ("max_size: 0.2", "max_size: 0.01", 6, "layers.1: min_size must not be larger than max_size"),
         ("box: [0.1, 0.1, 0.8, 0.5]", "box: [0.5, 0.1, 0.8, 0.5]", 8, "layers.1.box: expected [x, y, w, h]"),
