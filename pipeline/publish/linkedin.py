@@ -13,7 +13,6 @@ later attempt reads back before posting again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,6 +24,7 @@ from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, T
 from ..model import Card, Delivery, Receipt, Token, Variant
 from .base import ChannelReport, Limits, Progress, Publisher
 from .http import wait_hint
+from .tokens import OAuthPair
 
 DEFAULT_VERSION = "202607"  # July 2026; versions are retired about a year after release
 TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
@@ -213,29 +213,16 @@ class LinkedInPublisher(Publisher):
         } | kwargs.pop("headers", {})
         return self.api.request(method, path, create=create, headers=headers, **kwargs)
 
+    @property
+    def _pair(self) -> OAuthPair:
+        refresh = self.secret("refresh_token") if "refresh_token" in self.config.credentials else ""
+        return OAuthPair(self.services.tokens, self._key, self.secret("access_token"), refresh, self._refreshed)
+
     def _token(self) -> Token:
-        """The current token; seeded from the credentials, again whenever someone configures new ones."""
-        seed = self._seed()
-        now = self.services.clock.now()
-
-        def good(token: Token | None) -> bool:
-            if token is None or token.extra.get("seed") != seed.extra["seed"]:
-                return False
-            return token.usable(now) or not self._refreshable
-
-        def fetch(token: Token | None) -> Token:
-            same = token is not None and token.extra.get("seed") == seed.extra["seed"]
-            return self._refreshed(token) if same and token is not None else seed
-
-        return self.services.tokens.renew(self._key, good, fetch)
+        return self._pair.current()
 
     def _refresh(self, stale: Token) -> Token:
-        """A new token, unless another process already replaced the stale one."""
-        return self.services.tokens.renew(
-            self._key,
-            lambda token: token is not None and token.value != stale.value,
-            lambda t: self._refreshed(t or stale),
-        )
+        return self._pair.refreshed(stale)
 
     def _refreshed(self, current: Token) -> Token:
         form = {
@@ -251,12 +238,6 @@ class LinkedInPublisher(Publisher):
         expires = self.services.clock.now() + dt.timedelta(seconds=int(body.get("expires_in", 5_184_000)))
         extra = {"refresh": str(body.get("refresh_token") or current.extra["refresh"]), "seed": current.extra["seed"]}
         return Token(str(body["access_token"]), expires, extra=extra)
-
-    def _seed(self) -> Token:
-        access = self.secret("access_token")
-        refresh = self.secret("refresh_token") if self._refreshable else ""
-        seed = hashlib.sha256(f"{access}\n{refresh}".encode()).hexdigest()[:16]
-        return Token(access, extra={"refresh": refresh, "seed": seed} if refresh else {"seed": seed})
 
     @property
     def _refreshable(self) -> bool:

@@ -6,6 +6,7 @@ another one just fetched and uses it, so a refresh happens once (WeChat counts e
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -61,3 +62,32 @@ def _registered(token: Token | None) -> Token | None:
     if token is not None:
         secrets.register(token.value, *token.extra.values())
     return token
+
+
+class OAuthPair:
+    """A user's access/refresh pair, configured by hand and refreshed through the API.
+
+    Only what the API hands out is stored (and shared by every process); the configured pair stays
+    in the environment. A fingerprint of it, kept with the stored pair, tells when someone has
+    configured a new pair, which then takes over from the stored one.
+    """
+
+    def __init__(self, cache: TokenCache, key: str, access: str, refresh: str, renew: Callable[[Token], Token]) -> None:
+        self.cache, self.key, self._renew = cache, key, renew
+        seed = hashlib.sha256(f"{access}\n{refresh}".encode()).hexdigest()[:16]
+        self.configured = Token(access, extra={"refresh": refresh, "seed": seed} if refresh else {"seed": seed})
+
+    def current(self) -> Token:
+        stored = self.cache.get(self.key)
+        return stored if self._ours(stored) else self.configured  # type: ignore[return-value]
+
+    def refreshed(self, stale: Token) -> Token:
+        """A new pair, unless another process already replaced the stale one; `renew` must keep extra["seed"]."""
+        return self.cache.renew(
+            self.key,
+            lambda token: self._ours(token) and token is not None and token.value != stale.value,
+            lambda token: self._renew(token if self._ours(token) and token is not None else self.configured),
+        )
+
+    def _ours(self, token: Token | None) -> bool:
+        return token is not None and token.extra.get("seed") == self.configured.extra["seed"]

@@ -12,7 +12,6 @@ again, and X's duplicate-content 403 is the second guard: it ends in `reconcile`
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import re
 import unicodedata
@@ -27,6 +26,7 @@ from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, T
 from ..model import Card, Delivery, Receipt, Token, Variant
 from .base import ChannelReport, Limits, Progress, Publisher
 from .http import wait_hint
+from .tokens import OAuthPair
 
 TOKEN_PATH = "/2/oauth2/token"
 MAX_BYTES = 5_000_000
@@ -191,27 +191,16 @@ class XPublisher(Publisher):
         headers = {"Authorization": f"Bearer {token.value}"}
         return self.api.request(method, path, create=create, headers=headers, **kwargs)
 
+    @property
+    def _pair(self) -> OAuthPair:
+        refresh = self.secret("refresh_token") if "refresh_token" in self.config.credentials else ""
+        return OAuthPair(self.services.tokens, self._key, self.secret("access_token"), refresh, self._refreshed)
+
     def _token(self) -> Token:
-        """The current pair; seeded from the credentials, again whenever someone configures new ones."""
-        seed = self._seed()
-        now = self.services.clock.now()
-
-        def good(token: Token | None) -> bool:
-            return token is not None and token.extra.get("seed") == seed.extra["seed"] and token.usable(now)
-
-        def fetch(token: Token | None) -> Token:
-            same = token is not None and token.extra.get("seed") == seed.extra["seed"]
-            return self._refreshed(token) if same and token is not None else seed
-
-        return self.services.tokens.renew(self._key, good, fetch)
+        return self._pair.current()
 
     def _refresh(self, stale: Token) -> Token:
-        """A new pair, unless another process already replaced the stale one."""
-        return self.services.tokens.renew(
-            self._key,
-            lambda token: token is not None and token.value != stale.value,
-            lambda t: self._refreshed(t or stale),
-        )
+        return self._pair.refreshed(stale)
 
     def _refreshed(self, current: Token) -> Token:
         if not current.extra.get("refresh") or not self.option("client_id"):
@@ -229,12 +218,6 @@ class XPublisher(Publisher):
         expires = self.services.clock.now() + dt.timedelta(seconds=int(body.get("expires_in", 7200)))
         pair = {"refresh": str(body.get("refresh_token") or current.extra["refresh"]), "seed": current.extra["seed"]}
         return Token(str(body["access_token"]), expires, extra=pair)
-
-    def _seed(self) -> Token:
-        access = self.secret("access_token")
-        refresh = self.secret("refresh_token") if "refresh_token" in self.config.credentials else ""
-        seed = hashlib.sha256(f"{access}\n{refresh}".encode()).hexdigest()[:16]
-        return Token(access, extra={"refresh": refresh, "seed": seed} if refresh else {"seed": seed})
 
     @property
     def _key(self) -> str:
