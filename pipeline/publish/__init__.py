@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import requests
-
 from ..config import ChannelConfig, Config, Project
 from .base import Limits, Progress, Publisher, Services
 from .bluesky import BlueskyPublisher
 from .facebook import FacebookPublisher
+from .http import Session
 from .linkedin import LinkedInPublisher
 from .mastodon import MastodonPublisher
 from .outbox import OutboxPublisher
@@ -39,7 +38,7 @@ PUBLISHERS: dict[str, type[Publisher]] = {
 
 def services(project: Project, tokens: TokenCache) -> Services:
     """One HTTP session (connection reuse) and one token cache for every channel of a process."""
-    session = requests.Session()
+    session = Session()
     session.headers["User-Agent"] = "Shortline/0.1 (+https://github.com/shortline)"
     return Services(project.root, project.outbox, session, tokens)
 

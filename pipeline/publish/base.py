@@ -14,7 +14,7 @@ from ..clock import Clock, SystemClock
 from ..config import ChannelConfig
 from ..errors import AuthError
 from ..model import Card, Delivery, Receipt, Variant
-from .http import Api, Timeouts
+from .http import Api, Session, Timeouts
 from .tokens import MemoryTokens, TokenCache
 
 
@@ -30,7 +30,7 @@ class Services:
 
     root: Path
     outbox: Path = Path("var/outbox")
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=Session)
     tokens: TokenCache = field(default_factory=MemoryTokens)
     timeouts: Timeouts = field(default_factory=Timeouts)
     clock: Clock = field(default_factory=SystemClock)
@@ -55,7 +55,11 @@ class Progress:
         return self.values[key]
 
     def put(self, key: str, value: str) -> None:
-        self.values[key] = value
+        self.update({key: value})
+
+    def update(self, values: dict[str, str]) -> None:
+        """Save several values at once (one write)."""
+        self.values.update(values)
         if self._save is not None:
             self._save(dict(self.values))
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -20,6 +21,27 @@ import urllib3.exceptions
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
 
 NEVER_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+
+
+class Session(requests.Session):
+    """A requests.Session that reads proxy and CA settings from the environment once per origin.
+
+    requests re-reads the environment (every variable, for the proxy rules) on each request; a
+    worker's environment does not change while it runs, so the answer is kept per origin.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[str, object, object, object, object], Any] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if proxies or not isinstance(url, str):  # per-call proxies: the rare case, not kept
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}", stream, verify, cert, self.trust_env)
+        if key not in self._settings:
+            self._settings[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return dict(self._settings[key])
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,10 @@ class MastodonPublisher(Publisher):
         variant = delivery.variant
         media_ids = [self._media(card, index, progress) for index, card in enumerate(variant.cards)]
         now = self.services.clock.now()
-        first = dt.datetime.fromisoformat(progress.once("first_post_attempt", now.isoformat))
-        key = progress.once("idempotency_key", lambda: str(uuid.uuid4()))
+        if progress.get("idempotency_key") is None:  # planned, and saved, before the first POST
+            progress.update({"first_post_attempt": now.isoformat(), "idempotency_key": str(uuid.uuid4())})
+        first = dt.datetime.fromisoformat(progress.values["first_post_attempt"])
+        key = progress.values["idempotency_key"]
         if now - first > KEY_WINDOW and (receipt := self.reconcile(delivery, progress)) is not None:
             return receipt  # the key may be forgotten: read back before posting again
         return self._post(variant, media_ids, key)

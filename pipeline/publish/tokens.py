@@ -7,7 +7,9 @@ another one just fetched and uses it, so a refresh happens once (WeChat counts e
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -46,16 +48,28 @@ class MemoryTokens:
 
 
 class StoredTokens:
-    """Tokens in the store's tokens table, renewed under a row lock (a write lock on SQLite)."""
+    """Tokens in the store's tokens table, renewed under a row lock (a write lock on SQLite).
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    A token read is kept for `keep` seconds, so a busy worker does not read it before every request.
+    That is safe because a token another process replaced meanwhile is only ever used until the API
+    refuses it, and the refresh that follows reads the store under the lock first.
+    """
+
+    def __init__(self, store: Store, keep: float = 10.0) -> None:
+        self.store, self.keep = store, keep
+        self._read: dict[str, tuple[float, Token | None]] = {}
 
     def get(self, key: str) -> Token | None:
-        return _registered(self.store.token(key))
+        read_at, token = self._read.get(key, (-math.inf, None))
+        if time.monotonic() - read_at > self.keep:
+            token = _registered(self.store.token(key))
+            self._read[key] = (time.monotonic(), token)
+        return token
 
     def renew(self, key: str, good: Good, fetch: Fetch) -> Token:
-        return _registered(self.store.renew_token(key, good, fetch))  # type: ignore[return-value]
+        token = _registered(self.store.renew_token(key, good, fetch))
+        self._read[key] = (time.monotonic(), token)
+        return token  # type: ignore[return-value]
 
 
 def _registered(token: Token | None) -> Token | None:

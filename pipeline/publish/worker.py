@@ -8,6 +8,7 @@ simply tries again, any other asks `reconcile()` and otherwise parks the deliver
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 from collections import Counter, defaultdict
@@ -23,6 +24,8 @@ from ..store import Store
 from .base import Progress, Publisher
 
 log = logging.getLogger(__name__)
+BATCH = 20  # deliveries claimed at a time: few enough that each is sent well within its lease
+MAX_BATCHES = 50  # per channel and pass; the next pass carries on
 D = DeliveryStatus
 
 
@@ -57,13 +60,31 @@ class Worker:
         outcomes: Counter[str] = Counter()
         channels = self.active_channels()
         self.sweep(outcomes, channels)
+        start = self.clock.now()
         queues: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in self.store.claim_due(self.clock.now(), self.policy.lease, channels=channels):
+        for delivery in self.store.claim_due(start, self.policy.lease, channels=channels, limit=BATCH):
             queues[delivery.channel].append(delivery)
-        if len(queues) <= 1:
-            return outcomes + sum(map(self.deliver_in_turn, queues.values()), Counter())
-        with ThreadPoolExecutor(max_workers=len(queues), thread_name_prefix="publish") as pool:
-            return outcomes + sum(pool.map(self.deliver_in_turn, queues.values()), Counter())
+        work = [functools.partial(self.drain_channel, channel, batch, start) for channel, batch in queues.items()]
+        if len(work) <= 1:
+            return outcomes + sum((job() for job in work), Counter())
+        with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="publish") as pool:
+            return outcomes + sum(pool.map(lambda job: job(), work), Counter())
+
+    def drain_channel(self, channel: str, batch: list[Delivery], start: dt.datetime) -> Counter[str]:
+        """A channel's claimed deliveries, then its other ones due when the pass began, a batch at a time,
+        so that a slow channel never holds the others back; a delivery retried in this pass waits for the next."""
+        outcomes: Counter[str] = Counter()
+        tried: set[int] = set()
+        for _ in range(MAX_BATCHES):
+            tried.update(delivery.id for delivery in batch)
+            outcomes += self.deliver_in_turn(batch)
+            if channel in self.paused_now:
+                break
+            now = self.clock.now()
+            batch = self.store.claim_due(now, self.policy.lease, [channel], limit=BATCH, due_by=start, exclude=tried)
+            if not batch:
+                break
+        return outcomes
 
     def deliver_in_turn(self, queue: list[Delivery]) -> Counter[str]:
         """One channel's deliveries, one at a time; after a pause the rest go back to wait."""

@@ -85,8 +85,7 @@ class XPublisher(Publisher):
         body: dict[str, Any] = {"text": delivery.variant.text}
         if media_ids:
             body["media"] = {"media_ids": media_ids}
-        progress.once(FIRST_TRY, lambda: self.services.clock.now().isoformat())
-        progress.put(POST, "sending")
+        progress.update({FIRST_TRY: progress.get(FIRST_TRY) or self.services.clock.now().isoformat(), POST: "sending"})
         try:
             response = self._call("POST", "/2/tweets", create=True, json=body)
         except OutcomeUnknown as exc:
@@ -147,8 +146,8 @@ class XPublisher(Publisher):
             return saved
         media_id, lifetime = self._upload(card)
         self._describe(media_id, card.alt)
-        progress.put(f"{key}_until", (now + dt.timedelta(seconds=lifetime) - MEDIA_MARGIN).isoformat())
-        progress.put(key, media_id)
+        until = (now + dt.timedelta(seconds=lifetime) - MEDIA_MARGIN).isoformat()
+        progress.update({key: media_id, f"{key}_until": until})
         return media_id
 
     def _upload(self, card: Card) -> tuple[str, int]:

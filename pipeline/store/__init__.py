@@ -8,7 +8,7 @@ for the same item cannot both win; the loser gets InvalidTransition. Worker upda
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -120,12 +120,24 @@ class Store:
     # -- workers ----------------------------------------------------------------------------
 
     def claim_due(
-        self, now: dt.datetime, lease: dt.timedelta, channels: Sequence[str], limit: int = 50
+        self,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        channels: Sequence[str],
+        limit: int = 50,
+        due_by: dt.datetime | None = None,
+        exclude: Collection[int] = (),
     ) -> list[Delivery]:
-        """Take due, scheduled deliveries of these channels under a lease; each claim bumps the fencing attempt."""
+        """Take scheduled deliveries of these channels due by `due_by` (default: now) under a lease;
+        each claim bumps the fencing attempt. `exclude`: ids this worker already tried in this pass."""
         due = (
             sa.select(deliveries.c.id)
-            .where(deliveries.c.status == D.SCHEDULED, deliveries.c.due_at <= now, deliveries.c.channel.in_(channels))
+            .where(
+                deliveries.c.status == D.SCHEDULED,
+                deliveries.c.due_at <= (due_by or now),
+                deliveries.c.channel.in_(channels),
+                deliveries.c.id.not_in(list(exclude)),
+            )
             .order_by(deliveries.c.due_at, deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

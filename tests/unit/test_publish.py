@@ -8,13 +8,16 @@ import random
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from pipeline.config import ChannelConfig
 from pipeline.errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, TemporaryError
 from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Token, Variant
 from pipeline.publish.base import Progress, Publisher, Services
+from pipeline.publish.http import Session
 from pipeline.publish.outbox import OutboxPublisher
+from pipeline.publish.tokens import StoredTokens
 from pipeline.publish.worker import RetryPolicy, Worker
 from pipeline.store import Store
 from pipeline.testing import FakeClock
@@ -207,3 +210,27 @@ def test_outbox_writes_once(tmp_path: Path, store: Store) -> None:
     assert (written.parent / card_path.name).read_bytes() == card_path.read_bytes()
     assert outbox.reconcile(delivery, Progress()) == first
     assert sorted(p.name for p in written.parent.iterdir()) == sorted([written.name, card_path.name])
+
+
+def test_session_reads_the_environment_once_per_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    session = Session()
+    first = session.merge_environment_settings("https://api.x.com/2/tweets", {}, None, True, None)
+    assert first["proxies"]["https"] == "http://proxy.internal:3128"
+    assert first == requests.Session().merge_environment_settings("https://api.x.com/2/tweets", {}, None, True, None)
+    monkeypatch.setenv("HTTPS_PROXY", "http://other:3128")  # a worker's environment does not change; if it did,
+    again = session.merge_environment_settings("https://api.x.com/2/media/upload", {}, None, True, None)
+    assert again == first  # the origin's settings were kept
+    other = session.merge_environment_settings("https://bsky.social/xrpc", {}, None, True, None)
+    assert other["proxies"]["https"] == "http://other:3128"
+
+
+def test_stored_tokens_are_read_once_in_a_while_and_renewals_seen_at_once(store: Store) -> None:
+    reads = []
+    real = store.token
+    store.token = lambda key: reads.append(key) or real(key)  # type: ignore[method-assign]
+    tokens = StoredTokens(store, keep=60)
+    assert tokens.get("k") is None and tokens.get("k") is None and reads == ["k"]
+    renewed = tokens.renew("k", lambda t: False, lambda t: Token("fresh-token-1"))
+    assert tokens.get("k") == renewed and reads == ["k"]
+    assert StoredTokens(store, keep=0).get("k") == renewed
