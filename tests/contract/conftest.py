@@ -6,6 +6,7 @@ checks what Shortline would actually send.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import shutil
@@ -17,6 +18,7 @@ import pytest
 import requests
 
 from pipeline import flow
+from pipeline.clock import SystemClock
 from pipeline.config import Project
 from pipeline.model import Delivery, DeliveryStatus, Variant
 from pipeline.publish import Publisher, Services
@@ -25,6 +27,7 @@ from pipeline.publish.tokens import StoredTokens
 from pipeline.publish.worker import RetryPolicy, Worker
 from pipeline.store import Store
 from pipeline.testing import FakeClock
+from tests.emulators.base import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
@@ -111,3 +114,12 @@ def session() -> Iterator[requests.Session]:
 @pytest.fixture
 def harness(store: Store, example: Example, session: requests.Session) -> Harness:
     return Harness(store, example, session)
+
+
+@pytest.fixture
+def emulators() -> Iterator[dict[str, Emulator]]:
+    """Every API's emulator, running."""
+    from tests.contract.projects import CONTRACTS
+
+    with contextlib.ExitStack() as stack:
+        yield {c.type: stack.enter_context(c.emulator(SystemClock())) for c in CONTRACTS}

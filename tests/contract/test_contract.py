@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import pkgutil
 
 import pytest
 
 from pipeline.compose.channels import SPECS
 from pipeline.publish import PUBLISHERS, Publisher
-from tests.contract import apis
 from tests.contract.conftest import Harness
 from tests.contract.contracts import FAULTS, Contract
+from tests.contract.projects import CONTRACTS
 from tests.emulators.base import Emulator
-
-# Every module in tests/contract/apis/ contributes its API's CONTRACT.
-CONTRACTS: list[Contract] = [
-    importlib.import_module(f"{apis.__name__}.{module.name}").CONTRACT for module in pkgutil.iter_modules(apis.__path__)
-]
 
 
 def test_every_publisher_is_registered_and_has_a_contract() -> None:

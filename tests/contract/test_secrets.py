@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import yaml
 from starlette.testclient import TestClient
 
 from pipeline.clock import SystemClock
 from pipeline.config import Project
 from pipeline.flow import Runtime
 from pipeline.web.app import create_app
-from tests.contract.test_contract import CONTRACTS
+from tests.contract.projects import CONTRACTS, project, run
 from tests.emulators.base import Emulator, Fault
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD")  # identifiers (an app id, a handle) are not secrets
 
 
@@ -36,31 +29,6 @@ def secrets() -> dict[str, str]:
     }
     assert len(found) >= len(CONTRACTS)
     return found
-
-
-@pytest.fixture
-def emulators() -> Iterator[dict[str, Emulator]]:
-    with contextlib.ExitStack() as stack:
-        yield {c.type: stack.enter_context(c.emulator(SystemClock())) for c in CONTRACTS}
-
-
-def project(root: Path, emulators: dict[str, Emulator]) -> Path:
-    """The example project with every channel pointed at its emulator."""
-    for folder in ("facts", "templates", "assets"):
-        shutil.copytree(REPO / folder, root / folder)
-    config = yaml.safe_load((REPO / "schedule.yaml").read_text(encoding="utf-8"))
-    channels = {c.type: c.channel(emulators[c.type]).model_dump(mode="json", exclude_none=True) for c in CONTRACTS}
-    config["channels"] = {"outbox": config["channels"]["outbox"], **channels}
-    config["jobs"]["shenyang-profile"]["channels"] = list(config["channels"])
-    (root / "schedule.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return root
-
-
-def run(root: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "SHORTLINE_DATABASE_URL"}
-    command = [sys.executable, "-m", "pipeline", "--project", str(root), "-v", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-    return result.stdout + result.stderr
 
 
 def faults(emulators: dict[str, Emulator]) -> None:
