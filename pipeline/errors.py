@@ -48,6 +48,9 @@ class LocatedError(PipelineError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self) -> tuple[type[LocatedError], tuple[list[Problem]]]:  # whole across processes
+        return type(self), (self.problems,)
+
 
 class ConfigError(LocatedError):
     """schedule.yaml, a template or a project path is wrong."""
@@ -69,6 +72,9 @@ class TextDoesNotFit(RenderError):
     def __init__(self, layout: str, box: str, overflow: str) -> None:
         self.layout, self.box, self.overflow = layout, box, overflow
         super().__init__(f"{layout}: text box {box!r} does not fit: {overflow}")
+
+    def __reduce__(self) -> tuple[type[TextDoesNotFit], tuple[str, str, str]]:
+        return type(self), (self.layout, self.box, self.overflow)
 
 
 class StoreError(PipelineError):

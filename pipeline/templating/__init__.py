@@ -6,6 +6,7 @@ Posts and cards share it, so a filter written for one works in the other. The pr
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
@@ -17,19 +18,35 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import ComposeError, Problem
+from ..model import Fact, FactSet, Source
 from . import filters
 
 BUILTIN_TEMPLATES = Path(__file__).parent.parent / "builtin_templates"
 
 
 @lru_cache(maxsize=8)
+class Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, answering at once for the fact model's data classes.
+
+    Templates read facts, sources and dates over and over; their public attributes are data, so
+    the answer is "safe" for any name without a leading underscore, which the default check reaches
+    only after testing the value against every kind of internal object.
+    """
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if type(obj) in DATA:
+            return not attr.startswith("_")
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+
+DATA = frozenset({Fact, FactSet, Source, dt.date})
+
+
 def environment(project_templates: Path) -> SandboxedEnvironment:
     loader = jinja2.ChoiceLoader(
         [jinja2.FileSystemLoader(project_templates), jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
     )
-    env = SandboxedEnvironment(
-        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    env = Sandbox(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters.update(filters.FILTERS)
     env.globals.update(filters.GLOBALS)
     return env

@@ -7,15 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import compose, config, facts, templating
-from pipeline.compose import counting
+from pipeline.compose import counting, fitting
 from pipeline.compose.blocks import parse
 from pipeline.compose.breaker_zh import NO_END, NO_START
 from pipeline.compose.channels import Target, variant
 from pipeline.config import ChannelConfig
 from pipeline.errors import ComposeError
-from pipeline.model import Variant
+from pipeline.model import Block, Variant
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,3 +99,35 @@ def test_weighted_x_count_is_used_for_chinese() -> None:
     blocks = parse("::: headline\n" + "沈" * 141 + "\n", "t.j2")
     with pytest.raises(ComposeError, match="282"):
         variant(_target("x"), blocks)
+
+
+class _Stepwise:
+    """A CountBudget driven one keep() at a time: the reference for CountBudget.dropped()."""
+
+    def __init__(self, budget: fitting.CountBudget) -> None:
+        self.budget = budget
+
+    def fits(self) -> bool:
+        return self.budget.fits()
+
+    def keep(self, index: int, kept: bool) -> None:
+        self.budget.keep(index, kept)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.none() | st.integers(1, 4)), max_size=14),
+    st.integers(0, 400),
+    st.integers(0, 400),
+)
+def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
+    rows: list[tuple[int, int, int | None]], room_a: int, room_b: int
+) -> None:
+    blocks = tuple(Block("paragraph", (f"b{i}",), optional=optional) for i, (_, _, optional) in enumerate(rows))
+
+    def budget() -> fitting.CountBudget:
+        made = fitting.CountBudget(blocks, ())
+        made.weights = [[a for a, _, _ in rows], [b for _, b, _ in rows]]
+        made.room, made.totals = [room_a, room_b], [sum(a for a, _, _ in rows), sum(b for _, b, _ in rows)]
+        return made
+
+    assert fitting.fit(blocks, budget()) == fitting.fit(blocks, _Stepwise(budget()))
