@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..errors import InvalidTransition, NotFound
 from ..model import AuditEvent, Delivery, DeliveryStatus, Post, PostStatus, Receipt, Token, Variant
 from . import engine as engines
-from .tables import audit, deliveries, metadata, pauses, posts, tokens
+from . import migrations
+from .tables import audit, deliveries, pauses, posts, tokens
 
 __all__ = ["Store"]
 
@@ -42,7 +43,8 @@ class Store:
         self.engine = engines.create(url)
 
     def create_tables(self) -> None:
-        metadata.create_all(self.engine)
+        """Create or upgrade the schema (migrations.py): safe to call from every process at start."""
+        migrations.upgrade(self.engine)
 
     # -- posts ------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""The queue's tables, in SQLAlchemy Core, for SQLite and PostgreSQL alike."""
+"""The queue's tables, in SQLAlchemy Core, for SQLite and PostgreSQL alike.
+
+The schema itself is made by the migrations (migrations/versions/): a change here needs a revision
+there, and tests/unit/test_store.py checks that the two agree.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ deliveries = sa.Table(
     sa.Column("remote_id", sa.Text),
     sa.Column("url", sa.Text),
     sa.Column("error", sa.Text),
-    sa.Column("progress", sa.JSON, nullable=False, default=dict),  # keys planned, ids returned so far
+    sa.Column("progress", sa.JSON, nullable=False, server_default=sa.text("'{}'")),  # keys planned, ids returned
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "channel", "lang", name="uq_deliveries_variant"),
     sa.Index("ix_deliveries_due", "status", "due_at"),

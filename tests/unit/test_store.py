@@ -114,3 +114,41 @@ def test_only_the_named_channels_are_claimed(store: Store) -> None:
     _queue(store, auto=True)
     assert store.claim_due(NOW, LEASE, ["weibo"]) == []
     assert len(store.claim_due(NOW, LEASE, ["weibo", "outbox"])) == 2
+
+
+def test_the_migrations_make_exactly_the_tables_the_code_declares(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from pipeline.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+
+
+def test_a_database_from_before_migrations_is_upgraded_with_its_posts(database_url: str) -> None:
+    """The first release made its tables without Alembic: they are taken as revision 0001 and upgraded."""
+    import importlib
+
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        operations = Operations(MigrationContext.configure(conn))
+        initial = importlib.import_module("pipeline.store.migrations.versions.0001_initial")
+        with Operations.context(operations.migration_context):
+            initial.upgrade()
+        conn.execute(
+            sa.text("INSERT INTO posts (job_id, fire_time, status, title, created_at, updated_at) VALUES "
+                    "('job', :t, 'approved', 'old post', :t, :t)"),
+            {"t": NOW.replace(tzinfo=None)},
+        )  # fmt: skip
+    engine.dispose()
+    store = Store(database_url)
+    store.create_tables()
+    store.create_tables()  # and again: nothing left to do
+    [post] = store.posts()
+    assert post.title == "old post" and store.paused() == {} and store.token("wechat") is None
