@@ -117,7 +117,6 @@ class JobConfig(yamldoc.Strict):
     misfire: Literal["skip", "catch_up_once"] = "skip"
     max_lateness: Duration = dt.timedelta(days=1)
 
-
     @property
     def cover_template(self) -> str | None:
         return self.cover or (self.cards[0] if self.cards else None)
