@@ -4,13 +4,12 @@ Weibo has no idempotency key and a third-party app cannot read its own timeline 
 is re-sent after an ambiguous failure: no reply within the read timeout, or a system error on the
 share call, is OutcomeUnknown, and `reconcile` cannot tell (an editor checks the account).
 
-Weibo does refuse identical text (20017/20019), which makes two things safe:
-- a connection reset before any reply is retried: had the share gone through, the retry's
-  duplicate answer would say so;
-- a duplicate answer after an attempt of this delivery that may have gone out means "published
-  (dup-inferred)": a receipt whose remote id says so, for an editor to confirm. `sent_at` in the
-  progress marks such an attempt: saved before the request leaves, taken back when Weibo answers
-  that nothing was posted. A duplicate without one is someone else's post: rejected.
+A connection reset after the request was sent is just as ambiguous, so it is OutcomeUnknown too.
+Weibo does refuse identical text (20017/20019): when an editor sends an `unknown` delivery again, a
+duplicate answer means "published (dup-inferred)": a receipt whose remote id says so, for the
+editor to confirm. `sent_at` in the progress marks an attempt that may have gone out: saved before
+the request leaves, taken back when Weibo answers that nothing was posted. A duplicate without one
+is someone else's post: rejected.
 
 There is no refresh token: a refused token pauses the channel until someone re-authorizes the app.
 """
@@ -25,11 +24,9 @@ from typing import Any
 import requests
 
 from ..compose import counting
-from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Card, Delivery, Receipt, Variant
-from .base import ChannelReport, Limits, Progress, Publisher, Services
-from .http import Api
+from .base import ChannelReport, Limits, Progress, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +53,6 @@ class WeiboPublisher(Publisher):
     limits = Limits(max_chars=140, max_images=1)  # chars: 汉字 units, half-width counting ½
     default_base_url = "https://api.weibo.com"
 
-    def __init__(self, name: str, config: ChannelConfig, services: Services) -> None:
-        super().__init__(name, config, services)
-        self.api = ResetRetried(name, self.api.base_url, services.session, services.timeouts)
-
     def check(self, variant: Variant) -> list[str]:
         problems = counting.over_limit("weibo", "status", variant.text)
         if len(variant.cards) > 1:
@@ -75,9 +68,8 @@ class WeiboPublisher(Publisher):
         progress.put("sent_at", self.services.clock.now().isoformat())
         try:
             response = self.api.request("POST", SHARE, create=True, **share)
-        except TemporaryError as exc:
-            if not isinstance(exc, MaybeSent):
-                progress.put("sent_at", earlier)  # it never left
+        except TemporaryError:
+            progress.put("sent_at", earlier)  # it never left
             raise
         return self._answer(delivery, progress, response, earlier)
 
@@ -153,20 +145,6 @@ class WeiboPublisher(Publisher):
             return None
         body = _json(response)
         return body if response.ok and "error_code" not in body else None
-
-
-class MaybeSent(TemporaryError):
-    """The connection was reset before any reply: retried, though the share may have gone through."""
-
-
-class ResetRetried(Api):
-    """A connection reset before any reply is retried: Weibo's duplicate check catches a share that went through."""
-
-    def transport_error(self, method: str, path: str, exc: requests.RequestException, create: bool) -> PublishError:
-        error = super().transport_error(method, path, exc, create)
-        if isinstance(error, OutcomeUnknown) and not isinstance(exc, requests.Timeout):
-            return MaybeSent(self.channel, f"{method} {path}: connection reset before any reply; retrying")
-        return error
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

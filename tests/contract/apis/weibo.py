@@ -36,6 +36,7 @@ CONTRACT = Contract(
     posts=posts,
     outcomes={
         "server_error": "unknown",
+        "reset": "unknown",  # the share may have been carried out before the connection dropped
         "slow": "unknown",
         "commit_then_timeout": "unknown",
         "token_expired": "paused",
