@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from . import compose, config, facts, render, templating
+from . import compose, config, facts, render, templating, triggers, yamldoc
 from .compose.channels import SPECS
 from .config import Config, JobConfig, Project
-from .errors import LocatedError, PipelineError, Problem
+from .errors import ConfigError, LocatedError, PipelineError, Problem
 from .model import FactSet
 
 if TYPE_CHECKING:
@@ -27,10 +28,21 @@ def check_project(project: Project) -> list[Problem]:
     except LocatedError as exc:
         return exc.problems
     env = templating.environment(project.templates.resolve())
-    problems: list[Problem] = []
+    problems: list[Problem] = _clock_changes(project, cfg)
     for job in cfg.jobs.values():
         problems += _check_job(project, cfg, job, env)
     return problems
+
+
+def _clock_changes(project: Project, cfg: Config) -> list[Problem]:
+    """Fire times in the coming year that a daylight-saving change skips or doubles."""
+    document = yamldoc.load(project.schedule, ConfigError)
+    now = dt.datetime.now(dt.UTC)
+    return [
+        Problem(str(project.schedule), document.line_of(("jobs", job_id, "trigger")), f"jobs.{job_id}.trigger: {text}")
+        for job_id, job in cfg.jobs.items()
+        for text in triggers.dst_problems(job, cfg.tz, now)
+    ]
 
 
 def _check_job(project: Project, cfg: Config, job: JobConfig, env: jinja2.Environment) -> list[Problem]:

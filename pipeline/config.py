@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from . import secrets, yamldoc
 from .errors import ConfigError, Problem
@@ -61,8 +61,42 @@ def _duration(text: object) -> object:
 Duration = Annotated[dt.timedelta, BeforeValidator(_duration)]
 
 
-class CronTriggerConfig(yamldoc.Strict):
-    cron: Annotated[str, AfterValidator(_cron)]
+def _local_time(text: object) -> object:
+    """A local date and time such as '2026-12-01 09:00' (in the project's timezone: no offset)."""
+    if isinstance(text, dt.date):  # YAML read it as a timestamp or a date already
+        text = text.isoformat()
+    if not isinstance(text, str):
+        return text
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a local date and time such as '2026-12-01 09:00'") from None
+    if moment.tzinfo is not None:
+        raise ValueError(f"{text!r} has an offset; write the local time: the project's timezone applies")
+    return moment
+
+
+LocalTime = Annotated[dt.datetime, BeforeValidator(_local_time)]
+EPOCH = dt.datetime(2000, 1, 1)  # where `every` counts from when no `start` is given: fire times never drift
+
+
+class TriggerConfig(yamldoc.Strict):
+    """When a job fires: `cron` (5 fields), `every` (a duration, counted from `start`), or once `at`."""
+
+    cron: Annotated[str, AfterValidator(_cron)] | None = None
+    every: Duration | None = None
+    start: LocalTime | None = None
+    at: LocalTime | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerConfig:
+        if sum(value is not None for value in (self.cron, self.every, self.at)) != 1:
+            raise ValueError("a trigger has exactly one of cron, every or at")
+        if self.start is not None and self.every is None:
+            raise ValueError("start goes with every")
+        if self.every is not None and self.every < dt.timedelta(minutes=1):
+            raise ValueError("every must be at least 1m")
+        return self
 
 
 class ChannelConfig(yamldoc.Strict):
@@ -112,7 +146,7 @@ class JobConfig(yamldoc.Strict):
     cards: tuple[str, ...] = ()
     cover: str | None = None  # the card template of channels that show a cover (WeChat); default: the first card
     channels: tuple[str, ...]
-    trigger: CronTriggerConfig
+    trigger: TriggerConfig
     review: Literal["required", "auto"] = "required"
     misfire: Literal["skip", "catch_up_once"] = "skip"
     max_lateness: Duration = dt.timedelta(days=1)

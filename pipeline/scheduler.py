@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import flow
 from .errors import PipelineError
-from .triggers import latest_fire, trigger
+from .triggers import latest_fire, repeated, trigger
 
 log = logging.getLogger(__name__)
 WORKER_INTERVAL = dt.timedelta(seconds=2)
@@ -25,6 +25,9 @@ def fire_latest(rt: flow.Runtime, job_id: str) -> int | None:
     job = rt.job(job_id)
     fire_time = latest_fire(job, rt.config.tz, rt.clock.now())
     if fire_time is None:
+        return None
+    if repeated(fire_time, rt.config.tz):
+        log.info("job %s: %s is the second showing of a doubled local time; made once already", job_id, fire_time)
         return None
     try:
         post_id = flow.fire(rt, job_id, fire_time)

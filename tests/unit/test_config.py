@@ -63,3 +63,62 @@ def test_inline_secret_is_refused(project_dir: Path) -> None:
 def test_invalid_yaml_is_located(project_dir: Path) -> None:
     [problem] = _problems(project_dir, "timezone: UTC\nchannels: [\n")
     assert "schedule.yaml:3: invalid YAML" in problem
+
+
+CRON = '{cron: "0 9 * * 1"}'
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        ('{cron: "0 9 * * 1", every: 6h}', "exactly one of cron, every or at"),
+        ("{every: 30s}", "every must be at least 1m"),
+        ('{at: "2026-12-01 09:00", start: "2026-12-01 09:00"}', "start goes with every"),
+        ('{at: "2026-12-01T09:00+08:00"}', "write the local time"),
+        ('{at: "next monday"}', "is not a local date and time"),
+    ],
+)
+def test_bad_triggers_are_located(project_dir: Path, trigger: str, expected: str) -> None:
+    text = (project_dir / "schedule.yaml").read_text().replace(f"trigger: {CRON}", f"trigger: {trigger}")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "trigger:" in s)
+    [problem] = _problems(project_dir, text)
+    assert f"schedule.yaml:{line}: jobs.shenyang-profile.trigger" in problem and expected in problem
+
+
+def test_interval_and_date_triggers_fire_at_times_that_do_not_depend_on_the_start(project_dir: Path) -> None:
+    from pipeline import triggers
+
+    text = (project_dir / "schedule.yaml").read_text()
+    (project_dir / "schedule.yaml").write_text(
+        text.replace(f"trigger: {CRON}", 'trigger: {every: 6h, start: "2026-11-01 09:30"}')
+    )
+    cfg = config.load(Project(project_dir))
+    now = dt.datetime(2026, 11, 30, 5, 0, tzinfo=dt.UTC)  # 13:00 in Shanghai
+    assert triggers.latest_fire(cfg.jobs["shenyang-profile"], cfg.tz, now) == dt.datetime(
+        2026, 11, 30, 1, 30, tzinfo=dt.UTC
+    )
+    (project_dir / "schedule.yaml").write_text(text.replace(f"trigger: {CRON}", 'trigger: {at: "2026-11-30 09:00"}'))
+    job = config.load(Project(project_dir)).jobs["shenyang-profile"]
+    assert triggers.latest_fire(job, cfg.tz, now) == dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
+    assert triggers.latest_fire(job, cfg.tz, now - dt.timedelta(hours=5)) is None
+
+
+def test_clock_changes_are_flagged_and_a_doubled_time_fires_once(project_dir: Path) -> None:
+    from pipeline import triggers
+    from pipeline.checks import check_project
+
+    text = (project_dir / "schedule.yaml").read_text().replace("timezone: Asia/Shanghai", "timezone: Europe/Berlin")
+    (project_dir / "schedule.yaml").write_text(text.replace(f"trigger: {CRON}", 'trigger: {cron: "30 2 * * *"}'))
+    cfg = config.load(Project(project_dir))
+    job, tz = cfg.jobs["shenyang-profile"], cfg.tz
+    found = triggers.dst_problems(job, tz, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    assert found == [
+        "2027-03-28 02:30 does not exist in Europe/Berlin: the clock jumps over it",
+        "2027-10-31 02:30 happens twice in Europe/Berlin: the post is made at the first",
+    ]
+    first, second = (dt.datetime(2027, 10, 31, h, 30, tzinfo=dt.UTC) for h in (0, 1))  # 02:30 CEST, 02:30 CET
+    assert not triggers.repeated(first, tz) and triggers.repeated(second, tz)
+    problems = [str(p) for p in check_project(Project(project_dir)) if "trigger" in str(p)]
+    assert len(problems) == 2 and all(
+        "schedule.yaml:" in p and "jobs.shenyang-profile.trigger: " in p for p in problems
+    )
