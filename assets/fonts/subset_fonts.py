@@ -1,12 +1,16 @@
-"""Rebuild the fonts shipped in assets/fonts from the Debian packages fonts-noto-cjk and fonts-inter.
+"""Rebuild the fonts shipped in assets/fonts from the Debian packages fonts-noto-cjk, fonts-inter and
+fonts-noto-color-emoji.
 
     python assets/fonts/subset_fonts.py              # fonts, licences and coverage.json
+    python assets/fonts/subset_fonts.py --emoji      # only the emoji subset, its licence and coverage.json
     python assets/fonts/subset_fonts.py --coverage   # only coverage.json, from the fonts here
 
 Noto Sans CJK SC (Regular, Bold) is cut down to GB2312, Latin-1, punctuation, full-width forms and
 must_include.txt (plus any character in facts/*.yaml); Inter and Inter Display to Latin and
-punctuation. Hinting and vertical-layout tables are dropped; timestamps are kept from the source,
-so running the script twice gives identical files.
+punctuation; Noto Color Emoji (one 109 px strike of PNG bitmaps) to the emoji in emoji.txt, each
+kept as the one glyph its sequence (ZWJ, keycap, flag) forms and nothing more. Hinting and
+vertical-layout tables are dropped; timestamps are kept from the source, so running the script
+twice gives identical files.
 
 coverage.json records the code points each shipped face covers (its best cmap), with the font's
 size and the SHA-256 of its cmap table, so that the renderer picks faces without importing
@@ -30,8 +34,10 @@ from pipeline.render import coverage  # noqa: E402  (the repository root is on t
 
 NOTO = Path("/usr/share/fonts/opentype/noto")
 INTER = Path("/usr/share/fonts/opentype/inter")
+EMOJI_SOURCE = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 NOTO_COPYRIGHT = Path("/usr/share/doc/fonts-noto-cjk/copyright")
 INTER_COPYRIGHT = Path("/usr/share/doc/fonts-inter/copyright")
+EMOJI_COPYRIGHT = Path("/usr/share/doc/fonts-noto-color-emoji/copyright")
 
 COMMON = [(0x20, 0x7E), (0xA0, 0xFF), (0x2000, 0x206F)]
 CJK_EXTRA = [(0x3000, 0x303F), (0xFF00, 0xFFEF)]
@@ -39,6 +45,8 @@ LATIN_EXTRA = [(0x100, 0x17F), (0x2018, 0x201F), (0x20AC, 0x20AC), (0x2122, 0x21
 DROP_TABLES = ["vhea", "vmtx", "VORG", "DSIG"]
 INTER_FACES = ["InterDisplay-Bold", "InterDisplay-Regular", "Inter-Bold", "Inter-Regular"]
 NOTO_FACES = ["NotoSansSC-Regular", "NotoSansSC-Bold"]
+EMOJI_FACE = "NotoColorEmoji-Subset.ttf"
+SHIPPED = [f"{face}.otf" for face in NOTO_FACES + INTER_FACES] + [EMOJI_FACE]
 
 
 def gb2312() -> set[int]:
@@ -85,9 +93,11 @@ def options(features: list[str]) -> subset.Options:
     return opts
 
 
-def write_subset(font: TTFont, codepoints: set[int], opts: subset.Options, target: Path) -> None:
+def write_subset(
+    font: TTFont, codepoints: set[int], opts: subset.Options, target: Path, glyphs: set[str] | None = None
+) -> None:
     subsetter = subset.Subsetter(options=opts)
-    subsetter.populate(unicodes=sorted(codepoints))
+    subsetter.populate(unicodes=sorted(codepoints), glyphs=sorted(glyphs or ()))
     subsetter.subset(font)
     font.recalcTimestamp = False
     font.save(target)
@@ -118,10 +128,53 @@ def build_inter() -> None:
         write_subset(font, wanted, options(["*"]), HERE / f"{face}.otf")
 
 
+def emoji_list() -> list[str]:
+    """The sequences of emoji.txt, in order."""
+    lines = (HERE / "emoji.txt").read_text(encoding="utf-8").splitlines()
+    return [sequence for line in lines if not line.startswith("#") for sequence in line.split()]
+
+
+def emoji_glyph(font: TTFont, sequence: str) -> str:
+    """The one glyph a sequence becomes: its cmap glyph, or the ligature of its glyphs (U+FE0F is not
+    in the cmap and the shaper drops it, as here)."""
+    cmap = font.getBestCmap()
+    glyphs = [cmap.get(ord(char)) for char in sequence if char != "\ufe0f"]
+    found = glyphs[0] if len(glyphs) == 1 else ligature(font, glyphs)
+    if found is None:
+        codes = " ".join(f"U+{ord(char):04X}" for char in sequence)
+        raise SystemExit(f"emoji.txt: {sequence} ({codes}) is not one glyph of {EMOJI_SOURCE.name}")
+    return found
+
+
+def ligature(font: TTFont, glyphs: list[str | None]) -> str | None:
+    """The glyph a ligature lookup (GSUB type 4; the emoji font's ccmp) makes of exactly these glyphs."""
+    tables = [
+        table for lookup in font["GSUB"].table.LookupList.Lookup if lookup.LookupType == 4 for table in lookup.SubTable
+    ]
+    for table in tables:
+        for candidate in table.ligatures.get(glyphs[0], []):
+            if candidate.Component == glyphs[1:]:
+                return str(candidate.LigGlyph)
+    return None
+
+
+def build_emoji() -> None:
+    """The sequences' glyphs and the glyphs they are made of; no layout closure, which would add
+    every flag and family that the regional indicators and people here can spell."""
+    font = TTFont(EMOJI_SOURCE, recalcTimestamp=False)
+    sequences = emoji_list()
+    opts = options(["ccmp"])
+    opts.layout_closure = False
+    glyphs = {emoji_glyph(font, sequence) for sequence in sequences}
+    codepoints = {ord(char) for sequence in sequences for char in sequence}
+    write_subset(font, codepoints, opts, HERE / EMOJI_FACE, glyphs)
+    print(f"{EMOJI_FACE}: {len(sequences)} emoji from emoji.txt")
+
+
 def ofl_text(copyright_file: Path, stanza: str) -> str:
     """The OFL text of a Debian copyright file's `License:` stanza, unindented."""
     text = copyright_file.read_text(encoding="utf-8")
-    body = text.rsplit(f"\nLicense: {stanza}\n", 1)[1].split("\nLicense:", 1)[0]
+    body = re.split(rf"\nLicense: +{re.escape(stanza)}\n", text)[-1].split("\nLicense:", 1)[0]
     lines = [line[1:] if line.startswith(" ") else line for line in body.rstrip().splitlines()]
     return "\n".join("" if line == "." else line for line in lines)
 
@@ -139,14 +192,21 @@ def write_licences() -> None:
     ]
     for name, holder, body in licences:
         (HERE / name).write_text(f"{holder}\n\n{body}\n", encoding="utf-8")
+    write_emoji_licence()
+
+
+def write_emoji_licence() -> None:
+    holder = TTFont(EMOJI_SOURCE, lazy=True)["name"].getDebugName(0)
+    body = ofl_text(EMOJI_COPYRIGHT, "SIL-1.1")
+    (HERE / "OFL-NotoColorEmoji.txt").write_text(f"{holder}\n\n{body}\n", encoding="utf-8")
 
 
 def write_coverage() -> None:
     """coverage.json: every shipped face's best-cmap code points, read back from the file itself."""
     faces = {}
-    for face in NOTO_FACES + INTER_FACES:
-        with TTFont(HERE / f"{face}.otf", lazy=True) as font:
-            faces[f"{face}.otf"] = set(font.getBestCmap())
+    for name in SHIPPED:
+        with TTFont(HERE / name, lazy=True) as font:
+            faces[name] = set(font.getBestCmap())
     target = coverage.write(HERE, faces)
     print(f"{target.name}: {len(faces)} faces, {target.stat().st_size:,} bytes")
 
@@ -155,10 +215,16 @@ def main() -> int:
     if sys.argv[1:] == ["--coverage"]:
         write_coverage()
         return 0
+    if sys.argv[1:] == ["--emoji"]:
+        build_emoji()
+        write_emoji_licence()
+        write_coverage()
+        return 0
     if sys.argv[1:]:
         raise SystemExit(__doc__)
     build_noto()
     build_inter()
+    build_emoji()
     write_licences()
     write_coverage()
     return 0

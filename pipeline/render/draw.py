@@ -6,8 +6,9 @@ shape can join the base only if no text block painted before it touches its rect
 paints commute, so the result is the same pixels); the first shape that overlaps such text, and
 everything after it, is painted on the copy in layer order. Text is painted from cached masks
 (getmask2() with the arguments ImageDraw.text() uses) pasted in the text colour, which gives the
-pixels ImageDraw.text() gives (see paint_glyphs). All caches are bounded LRUs (cache.py); their
-limits are the constants below (BASES holds five 1080x1350 bases, one per example template).
+pixels ImageDraw.text() gives (see paint_glyphs); emoji from their own colour tiles (emoji.py),
+pasted through their alpha. All caches are bounded LRUs (cache.py); their limits are the constants
+below and emoji.TILES (BASES holds five 1080x1350 bases, one per example template).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Iterable, Sequence
 
 from PIL import Image, ImageChops, ImageDraw, ImageOps
 
-from . import fonts
+from . import emoji, fonts
 from .cache import LRU
-from .layout import RGBA, CardLayout, ImageBox, Item, ShapeBox, TextBlock, rgba
+from .fonts import Run
+from .layout import RGBA, CardLayout, ImageBox, Item, Line, ShapeBox, TextBlock, rgba
 from .template import BackgroundLayer, Gradient
 
 SUPERSAMPLE = 4  # corners of rounded shapes are drawn this much larger, then reduced
@@ -33,8 +35,9 @@ MB = 1 << 20
 
 Box = tuple[int, int, int, int]
 Static = BackgroundLayer | ShapeBox | ImageBox  # depends only on the template, the size and image files
-# A text run ready to paint: the box its mask covers, the mask ("L"), the RGB colour.
-Glyphs = tuple[Box, Image.Image, tuple[int, int, int]]
+# A run ready to paint: the box its mask covers, the mask ("L", or an emoji's "RGBA" tile), and what
+# shows through it (the RGB text colour, or the emoji tile itself).
+Glyphs = tuple[Box, Image.Image, tuple[int, int, int] | Image.Image]
 
 
 def _image_bytes(image: Image.Image) -> int:
@@ -308,30 +311,33 @@ def paint_text(image: Image.Image, block: TextBlock) -> None:
 
 
 def text_glyphs(block: TextBlock) -> list[Glyphs]:
-    """Every run of a block as (mask box, mask, colour), masks from the cache.
-
-    A mask is what ImageDraw.text(position, run, fill=color, anchor="ls", language=...) renders
-    (getmask2 with the same arguments), remembered per (face, size, text, language).
-    """
+    """Every run of a block as (mask box, mask, colour or emoji tile), masks and tiles from caches."""
     language = fonts.LANGUAGE[block.lang]
     ink = _ink(block.color)
-    result = []
-    for line in block.lines:
-        for run in line.shaped.runs:
-            key = (run.face, block.size, run.text, language)
-            entry = MASKS.get(key)
-            if entry is None:
-                font = fonts.freetype(run.face, block.size)
-                core, offset = font.getmask2(
-                    run.text, "L", None, None, language, 0, "ls", ink, (0.0, 0.0), stroke_filled=True
-                )
-                entry = MASKS.put(key, (Image.Image()._new(core), offset))  # how Image wraps its cores
-            mask, (dx, dy) = entry
-            if block.color[3] < 255:
-                mask = _faded(entry, key, block.color[3])
-            x, y = line.x + run.dx + dx, line.baseline + dy
-            result.append(((x, y, x + mask.width, y + mask.height), mask, block.color[:3]))
-    return result
+    return [_run_glyphs(block, line, run, language, ink) for line in block.lines for run in line.shaped.runs]
+
+
+def _run_glyphs(block: TextBlock, line: Line, run: Run, language: str, ink: int) -> Glyphs:
+    if run.face == fonts.EMOJI:
+        mask, (dx, dy) = emoji.tile(fonts.strike(), run.text, block.size, block.opacity)
+        fill: tuple[int, int, int] | Image.Image = mask
+    else:
+        mask, (dx, dy) = text_mask(run, block.size, language, ink, block.color[3])
+        fill = block.color[:3]
+    x, y = line.x + run.dx + dx, line.baseline + dy
+    return (x, y, x + mask.width, y + mask.height), mask, fill
+
+
+def text_mask(run: Run, size: int, language: str, ink: int, alpha: int) -> tuple[Image.Image, tuple[int, int]]:
+    """What ImageDraw.text(position, run, fill=color, anchor="ls", language=...) renders (getmask2 with
+    the same arguments), remembered per (face, size, text, language), faded by the text's alpha."""
+    key = (run.face, size, run.text, language)
+    entry = MASKS.get(key)
+    if entry is None:
+        font = fonts.freetype(run.face, size)
+        core, offset = font.getmask2(run.text, "L", None, None, language, 0, "ls", ink, (0.0, 0.0), stroke_filled=True)
+        entry = MASKS.put(key, (Image.Image()._new(core), offset))  # how Image wraps its cores
+    return (_faded(entry, key, alpha), entry[1]) if alpha < 255 else entry
 
 
 def _faded(entry: tuple[Image.Image, tuple[int, int]], key: tuple[object, ...], alpha: int) -> Image.Image:
@@ -348,11 +354,12 @@ def paint_glyphs(image: Image.Image, glyphs: Iterable[Glyphs]) -> None:
 
     The text's opacity is already in its mask (ImageDraw.text on an RGB image would ignore it).
     Pasting a solid patch through the mask is about three times faster than draw_bitmap;
-    tests/unit/test_render_speed_paths.py checks both agree.
+    tests/unit/test_render_speed_paths.py checks both agree. An emoji tile is pasted through its
+    own alpha.
     """
-    for box, mask, colour in glyphs:
+    for box, mask, fill in glyphs:
         if mask.width and mask.height:
-            image.paste(Image.new("RGB", mask.size, colour), box, mask)
+            image.paste(fill if isinstance(fill, Image.Image) else Image.new("RGB", mask.size, fill), box, mask)
 
 
 def _ink(color: RGBA) -> int:

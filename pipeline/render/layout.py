@@ -76,12 +76,16 @@ class Line:
 
 @dataclass(frozen=True)
 class TextBlock:
+    """Lines of text in one size and colour; `opacity` (the layer's, 0-255) is what fades emoji,
+    which keep their own colours."""
+
     name: str
     box: Rect
     size: int
     lang: str
     color: RGBA
     lines: tuple[Line, ...]
+    opacity: int = 255
 
 
 @dataclass(frozen=True)
@@ -261,7 +265,8 @@ def _fit(template_name: str, layer: TextLayer, text: str, box: Rect, unit: int, 
         else:
             low, size, lines = middle, middle, candidate
     placed = place_lines(lines, layer, box, size)
-    return TextBlock(layer.name, box, size, lang, rgba(layer.color, layer.opacity), placed)
+    colour = rgba(layer.color, layer.opacity)
+    return TextBlock(layer.name, box, size, lang, colour, placed, round(255 * layer.opacity))
 
 
 def attempt(layer: TextLayer, text: str, box: Rect, size: int, lang: str) -> tuple[list[Shaped], str]:
@@ -330,8 +335,8 @@ def tokens(paragraph: str, lang: str) -> list[Token]:
 def _token_end(text: str, start: int) -> int:
     match = WORD.match(text, start)
     end = match.end() if match else start + 1
-    while end < len(text) and (fonts.extends(text[end]) or ord(text[end - 1]) in fonts.JOINERS):
-        end += 1  # keep combining marks and joiners with their base
+    while end < len(text) and fonts.continues(text[start:end], text[end]):
+        end += 1  # keep marks, joiners, emoji sequences and flags whole
     return end
 
 
@@ -378,7 +383,7 @@ def _chars(line: str) -> int:
 
 
 def _wide(char: str) -> bool:
-    return "\u2e80" <= char <= "\uffef"
+    return "\u2e80" <= char <= "\uffef" or char >= "\U0001f000"  # CJK, emoji and CJK beyond the BMP
 
 
 def greedy(pieces: list[Token], fits: Callable[[str], bool]) -> list[str]:

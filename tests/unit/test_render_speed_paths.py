@@ -296,7 +296,7 @@ def _gradient() -> Any:
 
 def test_coverage_file_matches_every_fonts_cmap() -> None:
     recorded = json.loads((fonts.FONT_DIR / coverage.FILE_NAME).read_text(encoding="utf-8"))["faces"]
-    shipped = sorted(path.name for path in fonts.FONT_DIR.glob("*.otf"))
+    shipped = sorted(path.name for path in [*fonts.FONT_DIR.glob("*.otf"), *fonts.FONT_DIR.glob("*.ttf")])
     assert sorted(recorded) == shipped, "run: python assets/fonts/subset_fonts.py --coverage"
     for name in shipped:
         assert coverage.lookup(fonts.FONT_DIR / name) == fonts.read_cmap(fonts.FONT_DIR / name), name
