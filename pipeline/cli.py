@@ -331,7 +331,7 @@ def doctor() -> None:
             problems.append(_missing(name, what))
     click.echo(f"Fonts in {fonts.FONT_DIR}:")
     licences = sorted(fonts.FONT_DIR.glob("OFL-*.txt"))
-    for face in sorted({*fonts.LATIN.values(), *fonts.CHINESE.values()}):
+    for face in sorted({*fonts.LATIN.values(), *fonts.CHINESE.values(), fonts.EMOJI}):
         path = fonts.FONT_DIR / face
         licence = next((p for p in licences if face.startswith(p.stem.removeprefix("OFL-"))), None)
         title = _licence_title(licence) if licence else "NO LICENCE FILE"
@@ -507,6 +507,32 @@ def publish(ctx: click.Context, due: bool) -> None:
     outcomes = flow.publish_due(runtime(ctx))
     click.echo(", ".join(f"{n} {state}" for state, n in sorted(outcomes.items())) or "nothing due")
     sys.exit(ITEMS_FAILED if outcomes["failed"] or outcomes["unknown"] else OK)
+
+
+@main.command()
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="Seconds between passes."
+)
+@click.option("--once", is_flag=True, help="One pass, then exit (status 1 if a delivery failed or is unknown).")
+@click.pass_context
+@handles_errors
+def worker(ctx: click.Context, interval: float, once: bool) -> None:
+    """Publishing workers only (no scheduler, no preview): a pass over the due deliveries every
+    --interval seconds, until Ctrl-C or SIGTERM, which stop it after the delivery in flight.
+
+    Several machines can run it on one PostgreSQL database (SHORTLINE_DATABASE_URL): each delivery
+    goes to one of them, under a lease that the others recover if its worker dies.
+
+    \b
+    Example:
+      SHORTLINE_DATABASE_URL=postgresql+psycopg://shortline@db.internal/shortline shortline worker
+      shortline worker --once
+    """
+    from . import workers
+
+    outcomes = workers.run(workers.build(runtime(ctx)), interval, once)
+    click.echo(workers.summary(outcomes))
+    sys.exit(ITEMS_FAILED if once and (outcomes["failed"] or outcomes["unknown"]) else OK)
 
 
 @main.command()

@@ -74,7 +74,10 @@ class WeiboPublisher(Publisher):
         return self._answer(delivery, progress, response, earlier)
 
     def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
-        """Third-party apps cannot read their own timeline back: Weibo cannot tell."""
+        """Third-party apps cannot read their own timeline back: Weibo cannot tell, unless no share
+        ever left (no `sent_at`: a worker died before sending), when sending it is safe."""
+        if not progress.get("sent_at"):
+            raise TemporaryError(self.name, "statuses/share was never sent for this delivery: safe to send")
         return None
 
     def verify(self) -> ChannelReport:

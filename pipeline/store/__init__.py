@@ -172,8 +172,10 @@ class Store:
             values["due_at"] = retry_at
         fenced = (deliveries.c.id == delivery.id) & (deliveries.c.attempt == delivery.attempt)
         with self.engine.begin() as conn:
+            # the real source: a late receipt may find its delivery `unknown` (swept) rather than publishing
+            source = conn.scalar(sa.select(deliveries.c.status).where(fenced).with_for_update())
             self._transition(conn, deliveries, fenced, status, DELIVERY_FROM[status], values, f"delivery {delivery.id}")
-            _audit(conn, delivery.post_id, delivery.id, now, "worker", D.PUBLISHING, status, error)
+            _audit(conn, delivery.post_id, delivery.id, now, "worker", source, status, error)
 
     def save_progress(self, delivery: Delivery, progress: dict[str, str], now: dt.datetime) -> None:
         """Durably note what an attempt did so far; fenced, so a worker that lost its lease stops here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import socket
 import time
 from collections.abc import Iterator
@@ -198,3 +199,18 @@ def test_verify_refuses_a_token_past_its_life(emulator: WeiboEmulator, publisher
 def test_default_base_url_is_the_weibo_api(harness: Harness) -> None:
     config = ChannelConfig(type="weibo", link=LINK, credentials={"access_token": "${TEST_WEIBO_TOKEN}"})
     assert WeiboPublisher("weibo", config, harness.services).api.base_url == "https://api.weibo.com"
+
+
+def test_a_delivery_whose_worker_died_before_sending_is_sent_not_left_unknown(
+    harness: Harness, emulator: WeiboEmulator, publisher: WeiboPublisher
+) -> None:
+    variant = _variant(harness)
+    harness.store.add_post("job", harness.clock.now(), "t", [variant], auto_approve=True, now=harness.clock.now())
+    harness.store.claim_due(harness.clock.now(), dt.timedelta(seconds=1), [publisher.name])  # then the worker died
+    harness.clock.advance(5)
+    worker = harness.worker(publisher)
+    worker.run_pass()  # the sweeper: nothing was sent, so it is retried rather than left to an editor
+    harness.clock.advance(3600)
+    worker.run_pass()
+    [delivery] = harness.store.posts()[0].deliveries
+    assert delivery.status == "published" and len(emulator.posts) == 1
