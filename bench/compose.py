@@ -10,11 +10,8 @@ Rows:
   - "repeat fires": the same facts fired again and again (the steady state of a campaign);
   - "new figures every post": every post has its own sister-city and trade figures, so the
     paragraphs that state them, and every count over them, are new to every cache;
-  - "new figures, breaker cold": as above, with the breaker's per-paragraph analysis cleared too;
-  - "new figures, all cores": a batch of such posts through compose.batch.Composer, one process per
-    core (what an import or a campaign uses); the time includes sending facts and variants between
-    processes, not starting the pool.
-The first three run on one core.
+  - "new figures, breaker cold": as above, with the breaker's per-paragraph analysis cleared too.
+All rows run on one core.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import compose, config, facts, templating
 from pipeline.compose import breaker
-from pipeline.compose.batch import Composer
 from pipeline.model import FactSet, Variant
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,24 +80,6 @@ def main() -> None:
     for mode, name in rows.items():
         median = statistics.median(posts_per_second(make, fact_set, args.posts, mode) for _ in range(args.repeat))
         print(f"| {name:<32} | {median:>9,.0f} | {TARGET:>7,.0f} | {median / TARGET:>6.2f} |")
-    with batch_composer() as pool:
-        posts = [(with_figures(fact_set, 1000 + n), f"shenyang-profile@{n}") for n in range(args.posts * 4)]
-        pool.compose_many(posts[:20])  # every process warm
-        median = statistics.median(batch_per_second(pool, posts) for _ in range(args.repeat))
-    name = f"new figures, all cores ({pool.workers})"
-    print(f"| {name:<32} | {median:>9,.0f} | {TARGET:>7,.0f} | {median / TARGET:>6.2f} |")
-
-
-def batch_composer() -> Composer:
-    cfg = config.load(config.Project(REPO))
-    return Composer((REPO / "templates").resolve(), cfg.jobs["shenyang-profile"], cfg.channels)
-
-
-def batch_per_second(composer: Composer, posts: list[tuple[FactSet, str]]) -> float:
-    start = time.perf_counter()
-    composed = composer.compose_many(posts)
-    assert len(composed) == len(posts)
-    return len(posts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

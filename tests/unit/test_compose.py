@@ -115,19 +115,3 @@ def test_filters() -> None:
         env.from_string("{{ 11 | ordinal }} {{ 22 | ordinal }} {{ 113 | ordinal }}").render(lang="en")
         == "11th 22nd 113th"
     )
-
-
-def test_a_batch_on_every_core_gives_what_composing_one_by_one_gives(project_dir: Path) -> None:
-    from pipeline.compose.batch import Composer
-
-    cfg = config.load(config.Project(project_dir))
-    job, templates = cfg.jobs["shenyang-profile"], (project_dir / "templates").resolve()
-    posts = [(FACTS, f"shenyang-profile@{n}") for n in range(5)]
-    one_by_one = [compose.compose(templating.environment(templates), job, f, cfg.channels, i) for f, i in posts]
-    with Composer(templates, job, cfg.channels, workers=2) as composer:
-        assert composer.compose_many(posts) == one_by_one
-        assert composer.compose_many([]) == []
-        broken = (project_dir / "templates" / "posts" / "city-profile.en.j2").read_text().replace("subject", "subjct")
-        (project_dir / "templates" / "posts" / "city-profile.en.j2").write_text(broken)
-    with Composer(templates, job, cfg.channels, workers=2) as composer, pytest.raises(ComposeError, match="subjct"):
-        composer.compose_many(posts)
