@@ -80,6 +80,7 @@ def main(ctx: click.Context, project: Path, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines at every start say nothing to a user
 
 
 @main.command()

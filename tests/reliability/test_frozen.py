@@ -89,14 +89,15 @@ def test_a_frozen_worker_is_taken_over_and_its_late_writes_are_refused(
 
 
 def test_a_frozen_weibo_worker_woken_after_the_sweep_sends_nothing(harness: Harness) -> None:
-    """Frozen right after its claim: the sweep parks the delivery as `unknown` (Weibo cannot tell whether it
-    went out); woken, the worker's pre-send commit is refused, so the request never leaves."""
+    """Frozen right after its claim, before anything was sent: the sweep sees no `sent_at`, so the other
+    worker sends it; woken, the frozen worker's pre-send commit is refused, so its request never leaves."""
     takeover = freeze_then_take_over(harness, "weibo", "claim")
-    assert takeover.taken.status == "unknown"
+    assert takeover.taken.status == "published"
     [final] = harness.deliveries([takeover.delivery_id])
     assert final == takeover.taken
     assert refused(harness.report(takeover.frozen)) == [("save_progress", 1, None)]
-    assert harness.sent(final).requests == 0
+    sent = harness.sent(final)
+    assert (len(sent.posts), sent.requests) == (1, 1)  # the other worker's one request: one post
     harness.check_settled([final.id])
 
 
