@@ -50,3 +50,25 @@ def test_fault(contract: Contract, fault: str, harness: Harness, monkeypatch: py
         assert contract.posts(emulator) == 1 if outcome == "published" else contract.posts(emulator) <= 1
         if fault.startswith("rate_limited") and outcome == "published":
             assert harness.waits[0] >= dt.timedelta(seconds=1), "the service's wait was not honoured"
+
+
+def test_the_outbox_publishes_once_even_when_its_worker_dies_mid_write(harness: Harness) -> None:
+    """The outbox has no API to fault: the contract is that a delivery sent again (a worker died after
+    writing, before its receipt) leaves one file, and the retry finds it."""
+    from pipeline.config import ChannelConfig
+    from pipeline.publish.outbox import OutboxPublisher
+
+    publisher = OutboxPublisher("outbox", ChannelConfig(type="outbox"), harness.services)
+    variant = harness.example.variant("outbox", "zh")
+    harness.store.add_post(
+        "outbox-job", harness.clock.now(), "t", [variant], auto_approve=True, now=harness.clock.now()
+    )
+    [claimed] = harness.store.claim_due(harness.clock.now(), dt.timedelta(seconds=30), ["outbox"])
+    publisher.publish(claimed, harness.worker(publisher)._progress(claimed))  # written; then the worker died
+    harness.clock.advance(60)
+    harness.worker(publisher).run_pass()  # the sweep retries: the outbox is idempotent
+    harness.clock.advance(3600)
+    harness.worker(publisher).run_pass()
+    [delivery] = harness.store.posts()[0].deliveries
+    files = list((harness.services.outbox / "outbox").glob(f"delivery-{delivery.id}.json"))
+    assert delivery.status == "published" and len(files) == 1 and delivery.url == files[0].resolve().as_uri()
