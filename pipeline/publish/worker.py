@@ -108,7 +108,7 @@ class Worker:
         if publisher is None:
             return self._finish(delivery, D.FAILED, error=f"channel {delivery.channel!r} is not configured")
         try:
-            receipt = publisher.publish(delivery, progress := self._progress(delivery))
+            receipt = publisher.publish(delivery, progress := self.progress_for(delivery))
         except TemporaryError as exc:
             return self._retry_or_fail(delivery, str(exc), exc.retry_after)
         except AuthError as exc:
@@ -131,9 +131,10 @@ class Worker:
         for delivery in self.store.expired_leases(self.clock.now(), channels=channels):
             publisher = self.publishers[delivery.channel]
             reason = "the worker's lease expired mid-publish"
-            outcomes[self._ambiguous(delivery, publisher, reason, self._progress(delivery))] += 1
+            outcomes[self._ambiguous(delivery, publisher, reason, self.progress_for(delivery))] += 1
 
-    def _progress(self, delivery: Delivery) -> Progress:
+    def progress_for(self, delivery: Delivery) -> Progress:
+        """What this delivery's attempts did so far, saved (fenced by its attempt) as it grows."""
         return Progress(delivery.progress, lambda values: self.store.save_progress(delivery, values, self.clock.now()))
 
     def _pause(self, delivery: Delivery, reason: str) -> DeliveryStatus:

@@ -64,7 +64,7 @@ def test_the_outbox_publishes_once_even_when_its_worker_dies_mid_write(harness: 
         "outbox-job", harness.clock.now(), "t", [variant], auto_approve=True, now=harness.clock.now()
     )
     [claimed] = harness.store.claim_due(harness.clock.now(), dt.timedelta(seconds=30), ["outbox"])
-    publisher.publish(claimed, harness.worker(publisher)._progress(claimed))  # written; then the worker died
+    publisher.publish(claimed, harness.worker(publisher).progress_for(claimed))  # written; then the worker died
     harness.clock.advance(60)
     harness.worker(publisher).run_pass()  # the sweep retries: the outbox is idempotent
     harness.clock.advance(3600)
