@@ -9,7 +9,6 @@ lease and the sweeper then take care of what was in flight).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import random
 import signal
@@ -25,7 +24,7 @@ from .clock import Clock
 from .flow import Runtime
 from .model import Delivery, DeliveryStatus
 from .publish import Publisher
-from .publish.worker import BATCH, MAX_BATCHES, RetryPolicy, Worker
+from .publish.worker import RetryPolicy, Worker
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -51,20 +50,8 @@ class StoppableWorker(Worker):
             return self._finish(delivery, DeliveryStatus.SCHEDULED, error=HANDED_BACK)
         return super().deliver(delivery)
 
-    def drain_channel(self, channel: str, batch: list[Delivery], start: dt.datetime) -> Counter[str]:
-        """Worker.drain_channel, claiming no further batch once stopping."""
-        outcomes: Counter[str] = Counter()
-        tried: set[int] = set()
-        for _ in range(MAX_BATCHES):
-            tried.update(delivery.id for delivery in batch)
-            outcomes += self.deliver_in_turn(batch)
-            if channel in self.paused_now or self.stopping.is_set():
-                break
-            now = self.clock.now()
-            batch = self.store.claim_due(now, self.policy.lease, [channel], limit=BATCH, due_by=start, exclude=tried)
-            if not batch:
-                break
-        return outcomes
+    def claims_more(self, channel: str) -> bool:
+        return super().claims_more(channel) and not self.stopping.is_set()
 
 
 def build(rt: Runtime) -> StoppableWorker:

@@ -12,7 +12,7 @@ import requests
 
 from ..clock import Clock, SystemClock
 from ..config import ChannelConfig
-from ..errors import AuthError
+from ..errors import AuthError, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Card, Delivery, Receipt, Variant
 from .http import Api, Session, Timeouts
 from .tokens import MemoryTokens, TokenCache
@@ -120,6 +120,36 @@ class Publisher(abc.ABC):
         same delivery checks again before it sends anything (the worker then simply retries).
         """
         return None
+
+    def read_back(self, delivery: Delivery, progress: Progress) -> Receipt | None:
+        """reconcile() as publish() asks it before sending again: a check that fails is OutcomeUnknown
+        (never a resend); refused credentials stay AuthError (they pause the channel)."""
+        try:
+            return self.reconcile(delivery, progress)
+        except AuthError:
+            raise
+        except PublishError as exc:
+            raise OutcomeUnknown(self.name, f"could not check whether an earlier attempt posted: {exc}") from None
+
+    def settle(
+        self,
+        delivery: Delivery,
+        progress: Progress,
+        error: OutcomeUnknown,
+        *,
+        retry: bool = True,
+        wait: float | None = None,
+    ) -> Receipt:
+        """A create that got no clear answer: read back now. Found means published. Absent means not sent
+        (yet): retry later, and that attempt reads back first; with `retry=False` (a duplicate answer whose
+        twin is not found) the error stands, for an editor."""
+        found = self.read_back(delivery, progress)
+        if found is not None:
+            return found
+        if not retry:
+            raise error
+        reason = str(error).removeprefix(f"{self.name}: ")
+        raise TemporaryError(self.name, f"{reason}; not found when read back, so it is sent again after a check", wait)
 
     def verify(self) -> ChannelReport:
         """Check credentials and read limits and quota without posting anything."""

@@ -63,7 +63,8 @@ class FacebookPublisher(Publisher):
         except DuplicatePost:
             raise
         except OutcomeUnknown as exc:
-            return self._settle(delivery, progress, exc)
+            progress.put("unanswered", "yes")  # later attempts read back before sending
+            return self.settle(delivery, progress, exc, wait=SETTLE)
         progress.put("post_id", post_id)
         return self._receipt(post_id)
 
@@ -107,15 +108,6 @@ class FacebookPublisher(Publisher):
     def _upload(self, card: Card) -> str:
         fields = {"published": "false", "alt_text_custom": card.alt}
         return str(self._graph("POST", f"{self.page}/photos", data=fields, files=self._source(card))["id"])
-
-    def _settle(self, delivery: Delivery, progress: Progress, unanswered: OutcomeUnknown) -> Receipt:
-        """A create with no clear answer: read back; not there means it did not go out, so try again later."""
-        progress.put("unanswered", "yes")
-        found = self.reconcile(delivery, progress)
-        if found is not None:
-            return found
-        reason = str(unanswered).removeprefix(f"{self.name}: ")
-        raise TemporaryError(self.name, f"{reason}; the post is not on the Page: sending again after a check", SETTLE)
 
     def _receipt(self, post_id: str) -> Receipt:
         try:

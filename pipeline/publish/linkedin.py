@@ -52,7 +52,7 @@ class LinkedInPublisher(Publisher):
     def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         images = [self._image(card, i, progress) for i, card in enumerate(delivery.variant.cards)]
         if progress.get(POST) == "sending":  # an earlier attempt's post may have gone out
-            found = self._read_back(delivery, progress)
+            found = self.read_back(delivery, progress)
             if found is not None:
                 return found
         return self._post(delivery, images, progress)
@@ -81,7 +81,7 @@ class LinkedInPublisher(Publisher):
         try:
             response = self._call("POST", "/rest/posts", create=True, json=self._body(delivery.variant, images))
         except OutcomeUnknown as exc:
-            return self._settle(delivery, progress, exc)
+            return self.settle(delivery, progress, exc)
         except PublishError:  # never sent (no connection, token refused): nothing was posted
             progress.put(POST, "refused")
             raise
@@ -90,7 +90,7 @@ class LinkedInPublisher(Publisher):
             progress.put(POST, urn)
             return _receipt(urn)
         if response.status_code == 201:
-            return self._settle(delivery, progress, OutcomeUnknown(self.name, "201 without the post's x-restli-id"))
+            return self.settle(delivery, progress, OutcomeUnknown(self.name, "201 without the post's x-restli-id"))
         return self._refused(delivery, progress, response)
 
     def _body(self, variant: Variant, images: list[dict[str, str]]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class LinkedInPublisher(Publisher):
             return self._duplicate(delivery, progress, response)
         error = self._error(response, create=True)
         if isinstance(error, OutcomeUnknown):  # a 5xx
-            return self._settle(delivery, progress, error)
+            return self.settle(delivery, progress, error)
         progress.put(POST, "refused")  # a definite no: nothing was posted
         raise error
 
@@ -128,25 +128,7 @@ class LinkedInPublisher(Publisher):
             progress.put(POST, urn[0])
             return _receipt(urn[0])
         error = OutcomeUnknown(self.name, "LinkedIn says the post is a duplicate without naming the first one")
-        return self._settle(delivery, progress, error, retry=False)
-
-    def _settle(self, delivery: Delivery, progress: Progress, error: OutcomeUnknown, retry: bool = True) -> Receipt:
-        """Read back now. Absent after a lost answer or a 5xx means not posted (yet): retry later, and that
-        attempt reads back first. Absent after a duplicate means an older twin: an editor decides."""
-        found = self._read_back(delivery, progress)
-        if found is not None:
-            return found
-        if not retry:
-            raise error
-        raise TemporaryError(self.name, f"{error}; the post is not in the author's feed, so it will be sent again")
-
-    def _read_back(self, delivery: Delivery, progress: Progress) -> Receipt | None:
-        try:
-            return self.reconcile(delivery, progress)
-        except AuthError:
-            raise
-        except PublishError as exc:
-            raise OutcomeUnknown(self.name, f"could not check whether an earlier attempt posted: {exc}") from None
+        return self.settle(delivery, progress, error, retry=False)
 
     def _find(self, commentary: str) -> Receipt | None:
         wanted = _plain(commentary)

@@ -78,13 +78,17 @@ class Worker:
         for _ in range(MAX_BATCHES):
             tried.update(delivery.id for delivery in batch)
             outcomes += self.deliver_in_turn(batch)
-            if channel in self.paused_now:
+            if not self.claims_more(channel):
                 break
             now = self.clock.now()
             batch = self.store.claim_due(now, self.policy.lease, [channel], limit=BATCH, due_by=start, exclude=tried)
             if not batch:
                 break
         return outcomes
+
+    def claims_more(self, channel: str) -> bool:
+        """Whether this pass goes on claiming the channel's due deliveries (not once it paused it)."""
+        return channel not in self.paused_now
 
     def deliver_in_turn(self, queue: list[Delivery]) -> Counter[str]:
         """One channel's deliveries, one at a time; after a pause the rest go back to wait."""

@@ -57,7 +57,7 @@ class XPublisher(Publisher):
     def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         media_ids = [self._media(card, i, progress) for i, card in enumerate(delivery.variant.cards)]
         if progress.get(POST) == "sending":  # an earlier attempt's tweet may have gone out
-            found = self._read_back(delivery, progress)
+            found = self.read_back(delivery, progress)
             if found is not None:
                 return found
         return self._tweet(delivery, media_ids, progress)
@@ -89,7 +89,7 @@ class XPublisher(Publisher):
         try:
             response = self._call("POST", "/2/tweets", create=True, json=body)
         except OutcomeUnknown as exc:
-            return self._settle(delivery, progress, exc)
+            return self.settle(delivery, progress, exc)
         except PublishError:  # never sent (no connection, token refused): nothing was posted
             progress.put(POST, "refused")
             raise
@@ -102,27 +102,9 @@ class XPublisher(Publisher):
     def _refused(self, delivery: Delivery, progress: Progress, response: requests.Response) -> Receipt:
         error = self._error(response, create=True)
         if isinstance(error, OutcomeUnknown):  # a 5xx, or X's duplicate-content 403
-            return self._settle(delivery, progress, error, retry=response.status_code >= 500)
+            return self.settle(delivery, progress, error, retry=response.status_code >= 500)
         progress.put(POST, "refused")  # a definite no: nothing was posted
         raise error
-
-    def _settle(self, delivery: Delivery, progress: Progress, error: OutcomeUnknown, retry: bool = True) -> Receipt:
-        """Read back now. Absent after a lost answer or a 5xx means not posted (yet): retry later, and that
-        attempt reads back first. Absent after a duplicate 403 means an older twin: an editor decides."""
-        found = self._read_back(delivery, progress)
-        if found is not None:
-            return found
-        if not retry:
-            raise error
-        raise TemporaryError(self.name, f"{error}; the tweet is not on the timeline, so it will be sent again")
-
-    def _read_back(self, delivery: Delivery, progress: Progress) -> Receipt | None:
-        try:
-            return self.reconcile(delivery, progress)
-        except AuthError:
-            raise
-        except PublishError as exc:
-            raise OutcomeUnknown(self.name, f"could not check whether an earlier attempt posted: {exc}") from None
 
     def _find(self, text: str, since: dt.datetime) -> Receipt | None:
         user_id = self._ok(self._call("GET", "/2/users/me")).json()["data"]["id"]
