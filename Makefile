@@ -14,7 +14,7 @@ test: $(VENV)/.dev-installed  ## install the dev dependencies, then run the whol
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed  ## every benchmark: tables of medians and ratios to their targets
-	for script in run compose breaker counting cards publish; do $(BIN)/python bench/$$script.py || exit 1; done
+	for script in run compose breaker counting cards publish deliveries web; do $(BIN)/python bench/$$script.py || exit 1; done
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

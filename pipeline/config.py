@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 
 from . import secrets, yamldoc
 from .errors import ConfigError, Problem
@@ -34,10 +42,10 @@ def _timezone(name: str) -> str:
 
 
 def _cron(expr: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from . import crontab
 
     try:
-        CronTrigger.from_crontab(expr, timezone=dt.UTC)
+        crontab.trigger(expr, dt.UTC)
     except ValueError as exc:
         raise ValueError(f"{expr!r} is not a 5-field cron expression ({exc})") from None
     return expr
@@ -58,7 +66,29 @@ def _duration(text: object) -> object:
     return dt.timedelta(seconds=int(match[1]) * DURATION_UNITS[match[2]])
 
 
-Duration = Annotated[dt.timedelta, BeforeValidator(_duration)]
+def _duration_text(value: dt.timedelta) -> str:
+    """The other way: '90s', '15m', '6h', '2d' (so that a dumped config validates again)."""
+    seconds = int(value.total_seconds())
+    unit = next(u for u in ("d", "h", "m", "s") if seconds % DURATION_UNITS[u] == 0)
+    return f"{seconds // DURATION_UNITS[unit]}{unit}"
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(_duration), PlainSerializer(_duration_text, when_used="json")]
+
+
+def _positive(value: dt.timedelta) -> dt.timedelta:
+    if value <= dt.timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _listed_once(items: tuple[str, ...]) -> tuple[str, ...]:
+    if not items:
+        raise ValueError("list at least one")
+    twice = sorted({item for item in items if items.count(item) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(map(repr, twice))} listed twice")
+    return items
 
 
 def _local_time(text: object) -> object:
@@ -99,13 +129,75 @@ class TriggerConfig(yamldoc.Strict):
         return self
 
 
+@dataclass(frozen=True)
+class PostingWindow:
+    """Local wall-clock times a channel may post between: `08:00-22:00`; an end at or before the start
+    is on the next day (`22:00-02:00`), and `00:00-24:00` is the whole day."""
+
+    start: dt.time
+    end: dt.time  # 24:00 is kept as 00:00 (of the next day)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{'24:00' if self.end == dt.time(0) else format(self.end, '%H:%M')}"
+
+
+def _minutes(text: str) -> int | None:
+    """'HH:MM' (00:00 to 24:00) as minutes after midnight, or None."""
+    hours, _, minutes = text.strip().partition(":")
+    if not (hours.isdigit() and len(minutes) == 2 and minutes.isdigit() and int(minutes) < 60):
+        return None
+    value = int(hours) * 60 + int(minutes)
+    return value if value <= 1440 else None
+
+
+def _window(value: object) -> PostingWindow:
+    if isinstance(value, PostingWindow):
+        return value
+    start, _, end = str(value).partition("-")
+    opens, closes = _minutes(start), _minutes(end)
+    if opens is None or closes is None or opens in (closes, 1440):
+        raise ValueError(
+            f"{value!r} is not a posting window such as '08:00-22:00' (local times; '22:00-02:00' runs past "
+            "midnight, '00:00-24:00' is the whole day)"
+        )
+    return PostingWindow(dt.time(opens // 60, opens % 60), dt.time(closes % 1440 // 60, closes % 60))
+
+
+Window = Annotated[PostingWindow, PlainValidator(_window), PlainSerializer(str, return_type=str)]
+
+
+class QuotaConfig(yamldoc.Strict):
+    """At most this many published deliveries: in any 60 minutes (`per_hour`, a rolling hour), in a calendar
+    day of the channel's timezone (`per_day`, from local midnight, as the APIs' daily quotas reset)."""
+
+    per_hour: int | None = Field(default=None, gt=0)
+    per_day: int | None = Field(default=None, gt=0)
+
+
+class BreakerConfig(yamldoc.Strict):
+    """The circuit breaker: `failures` temporary failures or unknown outcomes in a row open it; nothing is sent
+    for `cooldown`, then one delivery goes through, and its success closes it."""
+
+    failures: int = Field(default=5, gt=0)
+    cooldown: Annotated[Duration, AfterValidator(_positive)] = dt.timedelta(minutes=1)
+
+
+def _one_or_more(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
 class ChannelConfig(yamldoc.Strict):
     type: ChannelType
-    langs: tuple[Lang, ...] = ("en", "zh")
+    langs: Annotated[tuple[Lang, ...], AfterValidator(_listed_once)] = ("en", "zh")
     base_url: Annotated[str, AfterValidator(_http_url)] | None = None
     link: Annotated[str, AfterValidator(_http_url)] | None = None  # appended to every post (Weibo needs one)
     credentials: dict[str, str] = Field(default_factory=dict)
     options: dict[str, str | int | bool] = Field(default_factory=dict)  # non-secret settings: chat id, page id
+    window: Annotated[tuple[Window, ...], BeforeValidator(_one_or_more)] = ()  # posting windows; none: any time
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    concurrency: int | None = Field(default=None, gt=0)  # in flight at once, all workers; None: the type's default
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = None  # of window and per_day; None: the project's
 
     @field_validator("credentials")
     @classmethod
@@ -145,21 +237,85 @@ class JobConfig(yamldoc.Strict):
     post: str
     cards: tuple[str, ...] = ()
     cover: str | None = None  # the card template of channels that show a cover (WeChat); default: the first card
-    channels: tuple[str, ...]
+    channels: Annotated[tuple[str, ...], AfterValidator(_listed_once)]
     trigger: TriggerConfig
     review: Literal["required", "auto"] = "required"
     misfire: Literal["skip", "catch_up_once"] = "skip"
-    max_lateness: Duration = dt.timedelta(days=1)
+    max_lateness: Annotated[Duration, AfterValidator(_positive)] = dt.timedelta(days=1)
 
     @property
     def cover_template(self) -> str | None:
         return self.cover or (self.cards[0] if self.cards else None)
 
 
+def resolve(value: str) -> str | None:
+    """An `${ENV_VAR}` reference's value (None when unset, masked as a secret from now on), or the value itself."""
+    match = ENV_REF.match(value)
+    if match is None:
+        return value
+    found = os.environ.get(match[1])
+    secrets.register(found)
+    return found
+
+
+def _env_ref(value: str) -> str:
+    if not ENV_REF.match(value):
+        raise ValueError("write secrets as ${ENV_VAR} references, never inline")
+    return value
+
+
+def _password_hash(value: str) -> str:
+    if not (ENV_REF.match(value) or value.startswith("$argon2")):
+        raise ValueError("write the hash `shortline users hash` prints (or an ${ENV_VAR} holding it), not a password")
+    return value
+
+
+USER_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def _user_name(name: str) -> str:
+    if not USER_NAME.match(name):
+        raise ValueError(f"{name!r}: a user name is 1 to 64 letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+EnvRef = Annotated[str, AfterValidator(_env_ref)]
+UserName = Annotated[str, AfterValidator(_user_name)]
+
+
+class UserConfig(yamldoc.Strict):
+    """Someone who may use the preview: a role, a password hash for the pages, an API token for /api/."""
+
+    role: Literal["viewer", "editor", "admin"]
+    password_hash: Annotated[str, AfterValidator(_password_hash)] | None = None
+    api_token: EnvRef | None = None  # sent as `Authorization: Bearer <token>`
+
+    @model_validator(mode="after")
+    def _can_log_in(self) -> UserConfig:
+        if self.password_hash is None and self.api_token is None:
+            raise ValueError("a user needs a password_hash, an api_token or both")
+        return self
+
+
+class WebConfig(yamldoc.Strict):
+    session_secret: EnvRef = "${SHORTLINE_SESSION_SECRET}"  # signs the preview's session cookies
+    secure_cookies: bool = False  # the session cookie only over HTTPS (behind a TLS proxy); read at start
+
+
 class Config(yamldoc.Strict):
     timezone: Annotated[str, AfterValidator(_timezone)]
     channels: dict[str, ChannelConfig]
     jobs: dict[str, JobConfig]
+    users: dict[UserName, UserConfig] = Field(default_factory=dict)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    @model_validator(mode="after")
+    def _channels_in_project_time(self) -> Config:
+        """A channel's posting windows and daily quota are in the project's timezone unless it names its own."""
+        for name, channel in self.channels.items():
+            if channel.timezone is None:
+                self.channels[name] = channel.model_copy(update={"timezone": self.timezone})
+        return self
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -4,10 +4,13 @@
     ├── ConfigError          file, line, key, what was expected
     ├── FactError            source, line, field
     ├── ComposeError         template, line, name
+    ├── InputError           a file an editor gave (posts to queue): file, line, column
     ├── RenderError
     │   └── TextDoesNotFit   layout, box, overflow
     ├── StoreError
+    │   ├── NotFound         kind, id
     │   └── InvalidTransition  item, from → to
+    ├── ReviewError          an editor's input refused: channel, count, limit; an unsupported number
     └── PublishError         channel, delivery, response excerpt (secrets masked)
         ├── TemporaryError   retry later; retry_after in seconds
         ├── OutcomeUnknown   the request may have gone through
@@ -64,6 +67,10 @@ class ComposeError(LocatedError):
     """A post template failed: the problem names the template, line and name."""
 
 
+class InputError(LocatedError):
+    """A file an editor gave is wrong (a CSV of posts to queue): the problems name the file, line and column."""
+
+
 class RenderError(PipelineError):
     """A card could not be drawn."""
 
@@ -90,6 +97,11 @@ class InvalidTransition(StoreError):
     def __init__(self, item: str, current: str, target: str) -> None:
         self.item, self.current, self.target = item, current, target
         super().__init__(f"{item} is {current}; it cannot become {target}")
+
+
+class ReviewError(PipelineError):
+    """The queue refuses an editor's input (an over-limit edit, a number no fact supports); the
+    message names the channel and what is wrong."""
 
 
 class PublishError(PipelineError):

@@ -27,6 +27,7 @@ from .publish.base import ChannelReport
 from .publish.tokens import StoredTokens
 from .publish.worker import Worker
 from .store import Store
+from .store.media_files import card_files
 
 if TYPE_CHECKING:
     from .render.encode import ImageFormat
@@ -72,14 +73,17 @@ class Runtime:
         return self.config.jobs[job_id]
 
 
-def generate(rt: Runtime, job_id: str, fire_time: dt.datetime | None = None) -> list[Variant]:
+def generate(
+    rt: Runtime, job_id: str, fire_time: dt.datetime | None = None, fact_set: FactSet | None = None
+) -> list[Variant]:
     """Compose every channel variant of a job and render its cards, without queueing anything.
 
     A dry run (no fire time) previews the post of the job's latest scheduled fire, wording included.
+    `fact_set` replaces the job's own facts.
     """
     job = rt.job(job_id)
     fire_time = fire_time or triggers.previous_fire(job, rt.config.tz, rt.clock.now())
-    fact_set = load_facts(rt, job)
+    fact_set = fact_set or load_facts(rt, job)
     variants = compose.compose(rt.env, job, fact_set, rt.config.channels, f"{job_id}@{fire_time.isoformat()}")
     return attach_cards(rt, job, fact_set, variants)
 
@@ -131,10 +135,14 @@ def _card(
 def fire(rt: Runtime, job_id: str, fire_time: dt.datetime) -> int | None:
     """One job fire: generate and queue its post once; None if this fire was already queued."""
     job = rt.job(job_id)
-    variants = generate(rt, job_id, fire_time)
+    fact_set = load_facts(rt, job)
+    variants = generate(rt, job_id, fire_time, fact_set)
     title = variants[0].text.splitlines()[0] if variants else job_id
-    auto = job.review == "auto"
-    return rt.store.add_post(job_id, fire_time, title, variants, auto_approve=auto, now=rt.clock.now())
+    auto, now = job.review == "auto", rt.clock.now()
+    files = card_files(rt.project.root, variants)
+    return rt.store.add_post(
+        job_id, fire_time, title, variants, auto_approve=auto, now=now, facts=fact_set, files=files
+    )
 
 
 def check_channels(rt: Runtime) -> list[ChannelReport]:

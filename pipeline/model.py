@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -197,3 +198,35 @@ class AuditEvent:
     to_status: str
     reason: str | None
     delivery_id: int | None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An editor's change to one delivery's text: what it said before and after."""
+
+    id: int
+    post_id: int
+    channel: str
+    lang: str
+    at: dt.datetime
+    actor: str
+    before: str
+    after: str
+
+    @property
+    def diff(self) -> list[str]:
+        """The change as unified diff lines."""
+        lines = difflib.unified_diff(self.before.splitlines(), self.after.splitlines(), "before", "after", lineterm="")
+        return list(lines)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A content-addressed file in the media folder (`<sha256>.<ext>`) that a queued post refers to."""
+
+    sha256: str
+    path: Path
+    width: int
+    height: int
+    format: str
+    bytes: int

@@ -7,21 +7,28 @@ UNIQUE(job, fire time) keeps each fire to one post.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import crontab
 from .config import EPOCH, JobConfig
+
+TICK = dt.timedelta(microseconds=1)
+COUNT_LIMIT = 1000  # missed fires counted one by one; beyond, "more than"
 
 
 def trigger(job: JobConfig, tz: Any) -> BaseTrigger:
     spec = job.trigger
     if spec.cron is not None:
-        return CronTrigger.from_crontab(spec.cron, timezone=tz)
+        return crontab.trigger(spec.cron, tz)
     if spec.every is not None:
         start = (spec.start or EPOCH).replace(tzinfo=tz)
         return IntervalTrigger(seconds=int(spec.every.total_seconds()), start_date=start, timezone=tz)
@@ -31,12 +38,38 @@ def trigger(job: JobConfig, tz: Any) -> BaseTrigger:
 
 def latest_fire(job: JobConfig, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime | None:
     """The last scheduled fire at or before `now`, looking back at most the job's max lateness."""
-    fires, latest = trigger(job, tz), None
-    moment = fires.get_next_fire_time(None, now - job.max_lateness)
-    while moment is not None and moment <= now:
-        latest = moment
-        moment = fires.get_next_fire_time(moment, moment + dt.timedelta(microseconds=1))
-    return latest.astimezone(dt.UTC) if latest else None
+    last = collections.deque(_fires(trigger(job, tz), now - job.max_lateness, now), maxlen=1)
+    return last[0] if last else None
+
+
+@dataclass(frozen=True)
+class Missed:
+    """Scheduled fires that no scheduler made: how many (at least, when `more`), the first and the latest."""
+
+    count: int
+    first: dt.datetime | None
+    latest: dt.datetime | None
+    more: bool = False
+
+
+def missed(job: JobConfig, tz: dt.tzinfo, after: dt.datetime, now: dt.datetime) -> Missed:
+    """The scheduled fires after `after` and at or before `now` (a doubled local time's second showing
+    is no fire); counting stops at COUNT_LIMIT, the latest is found all the same."""
+    slots = (moment for moment in _fires(trigger(job, tz), after + TICK, now) if not repeated(moment, tz))
+    counted = list(itertools.islice(slots, COUNT_LIMIT))
+    if not counted:
+        return Missed(0, None, None)
+    more = next(slots, None) is not None
+    return Missed(len(counted), counted[0], previous_fire(job, tz, now) if more else counted[-1], more)
+
+
+def _fires(fires: BaseTrigger, since: dt.datetime, until: dt.datetime) -> Iterator[dt.datetime]:
+    """A trigger's fire times from `since` to `until`, both included, in UTC."""
+    moment = fires.get_next_fire_time(None, since)
+    while moment is not None and moment <= until:
+        if moment >= since:  # a date trigger names its one time whatever `since` is
+            yield moment.astimezone(dt.UTC)
+        moment = fires.get_next_fire_time(moment, moment + TICK)
 
 
 def previous_fire(job: JobConfig, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
@@ -81,7 +114,7 @@ def _wall_fires(job: JobConfig, days: list[dt.datetime]) -> list[dt.datetime]:
         return [spec.at] if any(day <= spec.at < day + dt.timedelta(days=1) for day in days) else []
     if spec.cron is None:
         return []
-    wall, found = CronTrigger.from_crontab(spec.cron, timezone=dt.UTC), []  # UTC: the clock's own numbers
+    wall, found = crontab.trigger(spec.cron, dt.UTC), []  # UTC: the clock's own numbers
     for day in days:
         moment = wall.get_next_fire_time(None, day.replace(tzinfo=dt.UTC))
         while moment is not None and moment < day.replace(tzinfo=dt.UTC) + dt.timedelta(days=1):

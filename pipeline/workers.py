@@ -1,9 +1,14 @@
 """`shortline worker`: publishing workers only, pass after pass, so several machines can share one database.
 
 Each pass is Worker.run_pass(); the claim (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
-SQLite) hands each due delivery to one worker. SIGINT or SIGTERM stops the loop after the delivery in
-flight: that one is finished and recorded, deliveries this worker claimed but has not started go back
-to the queue unsent (due as before), and nothing more is claimed. A second signal stops at once (the
+SQLite) hands each due delivery to one worker. Between passes the worker looks for due work every
+POLL seconds (or when the next delivery comes due, if sooner), so a due delivery waits at most about
+that long; a full pass (with its sweep of expired leases) runs at least every `interval` seconds, and
+at once after a pass that did something while more is due.
+
+SIGINT or SIGTERM stops the loop after the delivery in flight: that one is finished and recorded,
+deliveries this worker claimed but has not started go back to the queue unsent (due as before, the
+claim not counted as an attempt), and nothing more is claimed. A second signal stops at once (the
 lease and the sweeper then take care of what was in flight).
 """
 
@@ -29,6 +34,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 HANDED_BACK = "handed back unsent: the worker was stopping"
+POLL = 0.25  # seconds between looks for due work while idle
 
 
 class StoppableWorker(Worker):
@@ -46,8 +52,8 @@ class StoppableWorker(Worker):
         self.stopping = threading.Event()
 
     def deliver(self, delivery: Delivery) -> DeliveryStatus:
-        if self.stopping.is_set():  # claimed but not started: back to the queue, nothing sent
-            return self._finish(delivery, DeliveryStatus.SCHEDULED, error=HANDED_BACK)
+        if self.stopping.is_set():  # claimed but not started: back to the queue, nothing sent, no attempt used
+            return self._give_back(delivery, DeliveryStatus.SCHEDULED, HANDED_BACK)
         return super().deliver(delivery)
 
     def claims_more(self, channel: str) -> bool:
@@ -101,7 +107,7 @@ def run(worker: StoppableWorker, interval: float, once: bool = False) -> Counter
 
 
 def serve(worker: StoppableWorker, interval: float, once: bool = False) -> Counter[str]:
-    """The loop itself: a pass, then a wait, until the worker is stopping; each pass is logged.
+    """The loop itself: a pass, then a wait for work, until the worker is stopping; each pass is logged.
 
     A pass that cannot reach the database is logged and the next one tries again (with `once`, it raises).
     """
@@ -109,17 +115,34 @@ def serve(worker: StoppableWorker, interval: float, once: bool = False) -> Count
     passes = 0
     while not worker.stopping.is_set():
         passes += 1
+        outcomes: Counter[str] = Counter()
         try:
-            total += one_pass(worker, passes)
+            outcomes = one_pass(worker, passes)
         except sa.exc.OperationalError as exc:
             if once:
                 raise
             log.error("pass %d: the database is unavailable, trying again next pass: %s", passes, exc.orig or exc)
+        total += outcomes
         if once:
             break
-        worker.stopping.wait(interval)
+        wait_for_work(worker, interval, busy=bool(outcomes))
     log.info("worker: stopped after %d %s: %s", passes, "pass" if passes == 1 else "passes", summary(total))
     return total
+
+
+def wait_for_work(worker: StoppableWorker, interval: float, busy: bool) -> None:
+    """Until the next pass: none after a busy pass while more is due; else a look every POLL seconds (or at
+    the next due time, if sooner) until something is due, at most `interval`, or till the worker stops."""
+    deadline = time.monotonic() + interval
+    if not busy and worker.stopping.wait(min(POLL, interval)):
+        return
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            due_in = worker.seconds_to_due()
+        except sa.exc.OperationalError:  # the next pass says so; until then, the whole interval
+            due_in = left
+        if due_in <= 0 or worker.stopping.wait(min(due_in, POLL, left)):
+            return
 
 
 def one_pass(worker: Worker, number: int) -> Counter[str]:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from ..errors import ComposeError, Problem
 from ..model import Block
@@ -22,41 +23,47 @@ MARKER = ":::"
 SEPARATOR = "\n\n"  # between blocks in the plain text
 
 
-class _Open:
-    """The block being read: its marker's attributes and the lines so far."""
-
-    def __init__(self, kind: str, attributes: dict[str, float]) -> None:
-        self.kind, self.attributes, self.lines = kind, attributes, list[str]()
-
-    def close(self) -> Block | None:
-        if not self.lines:
-            return None
-        optional = self.attributes.get("optional")
-        return Block(
-            self.kind, tuple(self.lines), int(optional) if optional is not None else None, self.attributes.get("width")
-        )
+CHUNK = re.compile(r"^[ \t]*(?=:::)", re.MULTILINE)  # a block starts at each marker line
 
 
 def parse(text: str, template: str) -> tuple[Block, ...]:
-    blocks: list[Block | None] = []
-    current: _Open | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith(MARKER):
-            blocks.append(current.close() if current else None)
-            current = _marker(line, template, number)
-        elif line and current is None:
-            raise ComposeError([Problem(template, number, f"text before the first '{MARKER} kind' line")])
-        elif line and current is not None:
-            current.lines.append(line)
-    blocks.append(current.close() if current else None)
-    return tuple(block for block in blocks if block is not None)
+    """The blocks of a rendered template. Each block's text is parsed once and remembered: posts of a
+    campaign differ in a few figures, so most blocks come back as the very objects of earlier posts."""
+    head, *chunks = CHUNK.split(text)
+    if head.strip():
+        raise ComposeError([Problem(template, _first_line(head), f"text before the first '{MARKER} kind' line")])
+    blocks, line = [], head.count("\n") + 1
+    for chunk in chunks:
+        try:
+            block = _block(chunk)
+        except _BadMarker as exc:
+            raise ComposeError([Problem(template, line, str(exc))]) from None
+        if block is not None:
+            blocks.append(block)
+        line += chunk.count("\n")
+    return tuple(blocks)
 
 
-def _marker(line: str, template: str, number: int) -> _Open:
+class _BadMarker(ValueError):
+    """A marker line that names no block kind or a bad attribute; parse() adds the line."""
+
+
+@functools.lru_cache(maxsize=8192)
+def _block(chunk: str) -> Block | None:
+    """One marker line and the lines after it, up to the next marker; None when no line follows."""
+    marker, *rest = chunk.splitlines()
+    kind, attributes = _marker(marker.strip())
+    lines = tuple(stripped for raw in rest if (stripped := raw.strip()))
+    if not lines:
+        return None
+    optional = attributes.get("optional")
+    return Block(kind, lines, int(optional) if optional is not None else None, attributes.get("width"))
+
+
+def _marker(line: str) -> tuple[str, dict[str, float]]:
     kind, *pairs = line.removeprefix(MARKER).split() or [""]
     if kind not in KINDS:
-        raise ComposeError([Problem(template, number, f"unknown block {kind!r}; expected one of {', '.join(KINDS)}")])
+        raise _BadMarker(f"unknown block {kind!r}; expected one of {', '.join(KINDS)}")
     attributes = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
@@ -64,10 +71,13 @@ def _marker(line: str, template: str, number: int) -> _Open:
             attributes[key] = ATTRIBUTES[key](value)
         except (KeyError, ValueError):
             expected = ", ".join(f"{k}=<{t.__name__}>" for k, t in ATTRIBUTES.items())
-            raise ComposeError(
-                [Problem(template, number, f"bad block attribute {pair!r}; expected {expected}")]
-            ) from None
-    return _Open(kind, attributes)
+            raise _BadMarker(f"bad block attribute {pair!r}; expected {expected}") from None
+    return kind, attributes
+
+
+def _first_line(head: str) -> int:
+    """The line number of the first non-blank line of the text before any marker."""
+    return next(n for n, line in enumerate(head.splitlines(), start=1) if line.strip())
 
 
 def plain_text(blocks: tuple[Block, ...]) -> str:

@@ -8,6 +8,7 @@ the count and the limit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +76,11 @@ class Target:
     template: str
 
 
-def variant(target: Target, blocks: tuple[Block, ...]) -> Variant:
-    """The channel's variant of a post: the blocks that fit, as text (and article), with their counts."""
+def variant(target: Target, blocks: tuple[Block, ...], order: tuple[int, ...] | None = None) -> Variant:
+    """The channel's variant of a post: the blocks that fit, as text (and article), with their counts.
+    `order`: the blocks' drop order, when the caller has it already (see fitting.fit)."""
     measures = fitting.measures(target.config.type, _field(target), target.config.link)
-    fitted = fitting.fit(blocks, fitting.CountBudget(blocks, measures))
+    fitted = fitting.fit(blocks, fitting.CountBudget(blocks, measures), order)
     counted = _count(target, fitted) if fitted is not None else None
     if counted is None or _over(counted):
         counted = _count(target, _fit_exactly(target, blocks))
@@ -148,7 +150,7 @@ def _fields(target: Target, text: str, post: Article | None) -> list[tuple[str, 
     if post is not None:
         return [("title", post.title), ("digest", post.digest), ("content", post.html)]
     if target.config.type == "linkedin":
-        return [("commentary", counting.linkedin_escape(text, keep_hashtags=True))]
+        return [("commentary", _commentary(text))]
     field = _field(target)
     return [(field, text)] if field else []
 
@@ -163,7 +165,13 @@ def _extra(counted: _Counted) -> dict[str, Any]:
     if kind == "bluesky":
         extra["facets"] = facets.bluesky_facets(text)
     if kind == "linkedin":
-        extra["commentary"] = counting.linkedin_escape(text, keep_hashtags=True)
+        extra["commentary"] = _commentary(text)
     if kind == "webhook":
         extra["blocks"] = [{"kind": b.kind, "lines": list(b.lines)} for b in counted.blocks]
     return extra
+
+
+@functools.lru_cache(maxsize=64)
+def _commentary(text: str) -> str:
+    """LinkedIn's escaped commentary: counted, then sent (so made once per text)."""
+    return counting.linkedin_escape(text, keep_hashtags=True)

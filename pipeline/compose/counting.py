@@ -199,6 +199,8 @@ def _x_units(text: str) -> int:
 
 def x_valid_chars(text: str) -> list[str]:
     """The characters that make a post invalid on X, each once, in order of appearance."""
+    if _X_INVALID.isdisjoint(text):
+        return []
     return list(dict.fromkeys(c for c in text if c in _X_INVALID))
 
 

@@ -26,8 +26,9 @@ def linkedin_text(block: Block) -> str:
 
 
 @functools.lru_cache(maxsize=32768)
-def _units(units: Callable[[str], int], text: str) -> int:
-    return units(text)
+def count_of(counter: Callable[[str], int], text: str) -> int:
+    """counter(text), remembered: pieces and whole texts recur across channels and posts."""
+    return counter(text)
 
 
 class Budget(Protocol):
@@ -37,7 +38,7 @@ class Budget(Protocol):
     def keep(self, index: int, kept: bool) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per channel type (measures() is cached): hashed by identity
 class Measure:
     """One limit over a field made of per-block pieces, `separator` between pieces, `base` around them."""
 
@@ -49,9 +50,9 @@ class Measure:
     def weights(self, blocks: tuple[Block, ...]) -> tuple[list[int], int]:
         """Each block's share of the count (its piece and one separator), and the room for those shares."""
         units = self.limit.units or self.limit.counter
-        gap = _units(units, self.separator)
+        gap = count_of(units, self.separator)
         weights = [_weight(self, block) for block in blocks]
-        return weights, self.limit.limit * self.limit.scale - _units(units, self.base) + gap
+        return weights, self.limit.limit * self.limit.scale - count_of(units, self.base) + gap
 
 
 @functools.lru_cache(maxsize=65536)
@@ -59,7 +60,7 @@ def _weight(measure: Measure, block: Block) -> int:
     """A block's share of a measure's count: its piece and one separator (nothing for an empty piece)."""
     units = measure.limit.units or measure.limit.counter
     piece = measure.piece(block)
-    return _units(units, piece) + _units(units, measure.separator) if piece else 0
+    return count_of(units, piece) + count_of(units, measure.separator) if piece else 0
 
 
 class CountBudget:
@@ -84,26 +85,45 @@ class CountBudget:
         Drops blocks in `order` until every total is within its room, then gives back, latest dropped
         first except the last, each block that still fits; None when dropping them all is not enough.
         """
-        if not self.weights:
+        excess = [total - room for total, room in zip(self.totals, self.room, strict=True)]
+        if all(over <= 0 for over in excess):
             return set()
+        if len(excess) == 1:  # the usual case: one limit, so plain integers
+            return _drop_search(self.weights[0], excess[0], order)
         columns = list(zip(*self.weights, strict=True))  # per block: its weight in each measure
-        totals, room = list(self.totals), self.room
         drops: list[int] = []
         for index in order:
-            if all(total <= limit for total, limit in zip(totals, room, strict=True)):
-                break
             drops.append(index)
-            totals = [total - weight for total, weight in zip(totals, columns[index], strict=True)]
+            excess = [over - weight for over, weight in zip(excess, columns[index], strict=True)]
+            if all(over <= 0 for over in excess):
+                break
         else:
-            if not all(total <= limit for total, limit in zip(totals, room, strict=True)):
-                return None
+            return None
         gone = set(drops)
         for index in reversed(drops[:-1]):
-            back = [total + weight for total, weight in zip(totals, columns[index], strict=True)]
-            if all(total <= limit for total, limit in zip(back, room, strict=True)):
-                totals = back
+            back = [over + weight for over, weight in zip(excess, columns[index], strict=True)]
+            if all(over <= 0 for over in back):
+                excess = back
                 gone.discard(index)
         return gone
+
+
+def _drop_search(weights: list[int], excess: int, order: list[int]) -> set[int] | None:
+    """CountBudget.dropped for a single limit: `excess` is how far over it the whole post is."""
+    drops: list[int] = []
+    for index in order:
+        drops.append(index)
+        excess -= weights[index]
+        if excess <= 0:
+            break
+    else:
+        return None
+    gone = set(drops)
+    for index in reversed(drops[:-1]):
+        if excess + weights[index] <= 0:
+            excess += weights[index]
+            gone.discard(index)
+    return gone
 
 
 class ExactBudget:
@@ -142,17 +162,22 @@ def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:
     )
 
 
-def fit(blocks: tuple[Block, ...], budget: Budget) -> tuple[Block, ...] | None:
-    """The kept blocks, in their order, or None when even dropping every optional block is not enough."""
-    order = list(drop_order(blocks))
+def fit(
+    blocks: tuple[Block, ...], budget: Budget, order: tuple[int, ...] | None = None
+) -> tuple[Block, ...] | None:
+    """The kept blocks, in their order, or None when even dropping every optional block is not enough.
+    `order` is drop_order(blocks), for a caller that fits the same blocks to many channels."""
+    steps = list(drop_order(blocks) if order is None else order)
     if isinstance(budget, CountBudget):
-        gone = budget.dropped(order)
-        return None if gone is None else tuple(b for i, b in enumerate(blocks) if i not in gone)
+        gone = budget.dropped(steps)
+        if not gone:
+            return None if gone is None else blocks
+        return tuple(b for i, b in enumerate(blocks) if i not in gone)
     dropped: list[int] = []
     while not budget.fits():
-        if not order:
+        if not steps:
             return None
-        dropped.append(order.pop(0))
+        dropped.append(steps.pop(0))
         budget.keep(dropped[-1], kept=False)
     gone = set(dropped)
     for index in reversed(dropped[:-1]):

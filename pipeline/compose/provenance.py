@@ -12,16 +12,27 @@ from ..templating.state import PostState, number_tokens
 
 def fact_numbers(fact_set: FactSet) -> set[str]:
     """The numbers the facts themselves contain: values, dates, and numbers inside their texts."""
-    numbers: set[str] = set()
-    for text in _texts(fact_set):
-        numbers |= number_tokens(text)
+    numbers = set(_numbers(_source_texts(fact_set.source)))
+    for fact in fact_set.facts.values():
+        numbers |= _fact_numbers(fact)
     return numbers
 
 
-def _texts(fact_set: FactSet) -> Iterable[str]:
-    yield from _source_texts(fact_set.source)
-    for fact in fact_set.facts.values():
-        yield from _fact_texts(fact)
+def _fact_numbers(fact: Fact) -> frozenset[str]:
+    """One fact's numbers, remembered for as long as the (immutable) fact object lives."""
+    found = _BY_FACT.get(id(fact))
+    if found is None or found[0] is not fact:
+        found = _BY_FACT[id(fact)] = (fact, _numbers(_fact_texts(fact)))
+        if len(_BY_FACT) > 4096:
+            _BY_FACT.pop(next(iter(_BY_FACT)), None)
+    return found[1]
+
+
+_BY_FACT: dict[int, tuple[Fact, frozenset[str]]] = {}
+
+
+def _numbers(texts: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*map(number_tokens, texts))
 
 
 def _fact_texts(fact: Fact) -> Iterable[str]:
@@ -50,6 +61,7 @@ def check(blocks: tuple[Block, ...], state: PostState, template: str) -> None:
         Problem(template, 0, f"the number {number} in {line!r} comes from no fact (mark it with literal() if intended)")
         for block in blocks
         for line in block.lines
+        if not number_tokens(line) <= state.numbers
         for number in state.unsupported(line)
     ]
     if problems:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import mimetypes
 import random
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,25 +57,11 @@ class BlueskyPublisher(Publisher):
         rkey = progress.once("rkey", lambda: tid(self.services.clock.now(), random.randrange(1024)))
         if retry and (receipt := self.reconcile(delivery, progress)) is not None:
             return receipt  # an earlier attempt created it
-        record = self.record(delivery.variant, rkey)
+        blobs = [self._blob(card) for card in delivery.variant.cards]
         did = self._did()
-        body = {"repo": did, "collection": POST, "rkey": rkey, "record": record}
+        body = create_body(did, rkey, post_record(delivery.variant, tid_time(rkey), blobs))
         created = self._json(self._xrpc("POST", "com.atproto.repo.createRecord", create=True, json=body), create=True)
         return Receipt(created["uri"], post_url(did, rkey))
-
-    def record(self, variant: Variant, rkey: str) -> dict[str, Any]:
-        """The post record, the same on every attempt: createdAt is the rkey's own time."""
-        record: dict[str, Any] = {
-            "$type": POST,
-            "text": variant.text,
-            "createdAt": tid_time(rkey),
-            "langs": [variant.lang],
-        }
-        if variant.extra.get("facets"):
-            record["facets"] = variant.extra["facets"]  # compose made them, UTF-8 byte-indexed
-        if variant.cards:
-            record["embed"] = {"$type": "app.bsky.embed.images", "images": [self._image(c) for c in variant.cards]}
-        return record
 
     def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
         """getRecord with the saved rkey: 200 → posted, 400 RecordNotFound → not posted."""
@@ -104,14 +91,13 @@ class BlueskyPublisher(Publisher):
 
     # -- blobs ---------------------------------------------------------------------------------
 
-    def _image(self, card: Card) -> dict[str, Any]:
+    def _blob(self, card: Card) -> Any:
         """Uploaded on every attempt: the PDS drops unreferenced blobs, and the same bytes give the same ref."""
         mime = mimetypes.guess_type(card.path.name)[0] or "application/octet-stream"
         response = self._xrpc(
             "POST", "com.atproto.repo.uploadBlob", data=self.card_bytes(card), headers={"Content-Type": mime}
         )
-        blob = self._json(response)["blob"]
-        return {"alt": card.alt, "image": blob, "aspectRatio": {"width": card.width, "height": card.height}}
+        return self._json(response)["blob"]
 
     # -- session -------------------------------------------------------------------------------
 
@@ -174,6 +160,27 @@ class BlueskyPublisher(Publisher):
             where = f"{response.request.method} {urlsplit(response.request.url or '').path}"
             return AuthError(self.name, f"{where} answered {response.status_code}: {message}", response.text)
         return self.api.status_error(response, create=create, message=message)
+
+
+def post_record(variant: Variant, created_at: str, blobs: Sequence[Any]) -> dict[str, Any]:
+    """The post record, the same on every attempt (`created_at` is the rkey's own time), its cards
+    embedded by the blobs uploadBlob returned."""
+    record: dict[str, Any] = {"$type": POST, "text": variant.text, "createdAt": created_at, "langs": [variant.lang]}
+    if variant.extra.get("facets"):
+        record["facets"] = variant.extra["facets"]  # compose made them, UTF-8 byte-indexed
+    if variant.cards:
+        images = [_image(card, blob) for card, blob in zip(variant.cards, blobs, strict=True)]
+        record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+    return record
+
+
+def create_body(repo: str, rkey: str, record: dict[str, Any]) -> dict[str, Any]:
+    """createRecord's body: the record under its planned rkey in the account's repo (its DID)."""
+    return {"repo": repo, "collection": POST, "rkey": rkey, "record": record}
+
+
+def _image(card: Card, blob: Any) -> dict[str, Any]:
+    return {"alt": card.alt, "image": blob, "aspectRatio": {"width": card.width, "height": card.height}}
 
 
 def tid(moment: dt.datetime, clock_id: int) -> str:

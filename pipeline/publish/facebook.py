@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -89,25 +89,18 @@ class FacebookPublisher(Publisher):
 
     def _create(self, variant: Variant, progress: Progress) -> str:
         """The post's id: a published photo with its caption, or a feed post with its photos attached."""
-        if len(variant.cards) == 1:
-            fields = {"message": variant.text, "published": "true", "alt_text_custom": variant.cards[0].alt}
-            photo = self._graph(
-                "POST", f"{self.page}/photos", create=True, data=fields, files=self._source(variant.cards[0])
-            )
-            return str(photo["post_id"])
-        media = [self._uploaded(progress, i, card) for i, card in enumerate(variant.cards)]
-        fields = {"message": variant.text} | {
-            f"attached_media[{i}]": json.dumps({"media_fbid": photo_id}) for i, photo_id in enumerate(media)
-        }
-        return str(self._graph("POST", f"{self.page}/feed", create=True, data=fields)["id"])
+        photos = [self._uploaded(progress, i, card) for i, card in enumerate(photos_first(variant))]
+        edge, fields, files = post_form(variant, photos)
+        reply = self._graph("POST", f"{self.page}/{edge}", create=True, data=_form(fields), files=self._files(files))
+        return str(reply["post_id" if edge == "photos" else "id"])
 
     def _uploaded(self, progress: Progress, index: int, card: Card) -> str:
         """An unpublished photo's id, uploaded once per delivery; one orphaned by a failure is harmless."""
         return progress.once(f"photo_{index}", lambda: self._upload(card))
 
     def _upload(self, card: Card) -> str:
-        fields = {"published": "false", "alt_text_custom": card.alt}
-        return str(self._graph("POST", f"{self.page}/photos", data=fields, files=self._source(card))["id"])
+        fields, files = photo_form(card)
+        return str(self._graph("POST", f"{self.page}/photos", data=fields, files=self._files(files))["id"])
 
     def _receipt(self, post_id: str) -> Receipt:
         try:
@@ -121,9 +114,8 @@ class FacebookPublisher(Publisher):
         data = self._graph("GET", f"{self.page}/published_posts", params=params).get("data")
         return [post for post in data if isinstance(post, dict) and "id" in post] if isinstance(data, list) else []
 
-    def _source(self, card: Card) -> dict[str, tuple[str, bytes, str]]:
-        mime = mimetypes.guess_type(card.path.name)[0] or "application/octet-stream"
-        return {"source": (card.path.name, self.card_bytes(card), mime)}
+    def _files(self, cards: dict[str, Card]) -> dict[str, tuple[str, bytes, str]]:
+        return {name: (c.path.name, self.card_bytes(c), _mime(c)) for name, c in cards.items()}
 
     def _graph(self, method: str, path: str, *, create: bool = False, **kwargs: Any) -> dict[str, Any]:
         return _json(self._request(method, path, create=create, **kwargs))
@@ -155,6 +147,36 @@ class FacebookPublisher(Publisher):
         if code in TRANSIENT or error.get("is_transient") is True or response.status_code >= 500:
             return OutcomeUnknown(self.name, what) if create else TemporaryError(self.name, what)
         return self.api.status_error(response, create=create, message=str(error.get("message", "")))
+
+
+def photos_first(variant: Variant) -> tuple[Card, ...]:
+    """The cards uploaded as unpublished photos before the post: all of them, unless one alone is the post."""
+    return () if len(variant.cards) == 1 else variant.cards
+
+
+def post_form(variant: Variant, photo_ids: Sequence[str]) -> tuple[str, dict[str, Any], dict[str, Card]]:
+    """The edge, fields and files that make the post: one card is a published photo with its caption;
+    any other number, a feed post with the unpublished photos of `photos_first` attached by their ids."""
+    if len(variant.cards) == 1:
+        card = variant.cards[0]
+        return "photos", {"message": variant.text, "published": "true", "alt_text_custom": card.alt}, {"source": card}
+    ids = zip(photo_ids, variant.cards, strict=True)
+    attached = {f"attached_media[{i}]": {"media_fbid": photo_id} for i, (photo_id, _) in enumerate(ids)}
+    return "feed", {"message": variant.text} | attached, {}
+
+
+def photo_form(card: Card) -> tuple[dict[str, str], dict[str, Card]]:
+    """An unpublished photo's upload, with its alt text."""
+    return {"published": "false", "alt_text_custom": card.alt}, {"source": card}
+
+
+def _form(fields: dict[str, Any]) -> dict[str, str]:
+    """Form values: strings as they are, objects as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in fields.items()}
+
+
+def _mime(card: Card) -> str:
+    return mimetypes.guess_type(card.path.name)[0] or "application/octet-stream"
 
 
 def usage_wait(headers: Mapping[str, str]) -> float | None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from ..compose import counting
+from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Card, Delivery, Receipt, Token, Variant
 from .base import ChannelReport, Limits, Progress, Publisher
@@ -50,7 +52,7 @@ class LinkedInPublisher(Publisher):
         return problems
 
     def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
-        images = [self._image(card, i, progress) for i, card in enumerate(delivery.variant.cards)]
+        images = [self._image_urn(card, i, progress) for i, card in enumerate(delivery.variant.cards)]
         if progress.get(POST) == "sending":  # an earlier attempt's post may have gone out
             found = self.read_back(delivery, progress)
             if found is not None:
@@ -76,10 +78,11 @@ class LinkedInPublisher(Publisher):
 
     # -- the post ----------------------------------------------------------------------------
 
-    def _post(self, delivery: Delivery, images: list[dict[str, str]], progress: Progress) -> Receipt:
+    def _post(self, delivery: Delivery, images: list[str], progress: Progress) -> Receipt:
         progress.put(POST, "sending")
         try:
-            response = self._call("POST", "/rest/posts", create=True, json=self._body(delivery.variant, images))
+            body = post_body(delivery.variant, self.config, images)
+            response = self._call("POST", "/rest/posts", create=True, json=body)
         except OutcomeUnknown as exc:
             return self.settle(delivery, progress, exc)
         except PublishError:  # never sent (no connection, token refused): nothing was posted
@@ -92,25 +95,6 @@ class LinkedInPublisher(Publisher):
         if response.status_code == 201:
             return self.settle(delivery, progress, OutcomeUnknown(self.name, "201 without the post's x-restli-id"))
         return self._refused(delivery, progress, response)
-
-    def _body(self, variant: Variant, images: list[dict[str, str]]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "author": self._author,
-            "commentary": _commentary(variant),
-            "visibility": "PUBLIC",
-            "distribution": {
-                "feedDistribution": "MAIN_FEED",
-                "targetEntities": [],
-                "thirdPartyDistributionChannels": [],
-            },
-            "lifecycleState": "PUBLISHED",
-            "isReshareDisabledByAuthor": False,
-        }
-        if len(images) == 1:
-            body["content"] = {"media": images[0]}
-        elif images:
-            body["content"] = {"multiImage": {"images": images}}
-        return body
 
     def _refused(self, delivery: Delivery, progress: Progress, response: requests.Response) -> Receipt:
         if response.status_code == 422 and "DUPLICATE_POST" in response.text:
@@ -142,10 +126,10 @@ class LinkedInPublisher(Publisher):
 
     # -- images ------------------------------------------------------------------------------
 
-    def _image(self, card: Card, index: int, progress: Progress) -> dict[str, str]:
+    def _image_urn(self, card: Card, index: int, progress: Progress) -> str:
         urn = progress.once(f"li_image_{index}", lambda: self._upload(card))
         self._await_available(urn)
-        return {"id": urn, "altText": card.alt}
+        return urn
 
     def _upload(self, card: Card) -> str:
         """initializeUpload, then PUT the bytes; an image whose PUT failed is simply never used."""
@@ -267,6 +251,25 @@ class LinkedInPublisher(Publisher):
         now = self.services.clock.now().astimezone(dt.UTC)
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
         return (midnight - now).total_seconds()
+
+
+def post_body(variant: Variant, config: ChannelConfig, image_urns: Sequence[str]) -> dict[str, Any]:
+    """POST /rest/posts's body: the commentary as the author (options.author), publicly in the main feed,
+    with the cards by the image URNs initializeUpload returned, each with its alt text."""
+    body: dict[str, Any] = {
+        "author": str(config.options.get("author", "")),
+        "commentary": _commentary(variant),
+        "visibility": "PUBLIC",
+        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": False,
+    }
+    images = [{"id": urn, "altText": card.alt} for urn, card in zip(image_urns, variant.cards, strict=True)]
+    if len(images) == 1:
+        body["content"] = {"media": images[0]}
+    elif images:
+        body["content"] = {"multiImage": {"images": images}}
+    return body
 
 
 def _commentary(variant: Variant) -> str:

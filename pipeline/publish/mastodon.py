@@ -12,6 +12,7 @@ import datetime as dt
 import html.parser
 import mimetypes
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -133,7 +134,7 @@ class MastodonPublisher(Publisher):
         return Receipt(str(status["id"]), status.get("url"))
 
     def _send_status(self, variant: Variant, media_ids: list[str], key: str) -> requests.Response:
-        body = {"status": variant.text, "media_ids": media_ids, "visibility": "public", "language": variant.lang}
+        body = status_body(variant, media_ids)
         headers = self._auth() | {"Idempotency-Key": key}
         return self.api.request("POST", "/api/v1/statuses", json=body, headers=headers, create=True)
 
@@ -158,6 +159,12 @@ class MastodonPublisher(Publisher):
             where = f"{response.request.method} {urlsplit(response.request.url or '').path}"
             return AuthError(self.name, f"{where} answered 403: {message}", response.text)
         return self.api.status_error(response, create=create, message=message)
+
+
+def status_body(variant: Variant, media_ids: Sequence[str]) -> dict[str, Any]:
+    """POST /api/v1/statuses's body: a public status in the variant's language, with the cards by the
+    ids media uploads returned."""
+    return {"status": variant.text, "media_ids": list(media_ids), "visibility": "public", "language": variant.lang}
 
 
 def _error_text(response: requests.Response) -> str:

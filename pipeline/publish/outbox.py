@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ChannelConfig
-from ..model import Delivery, Receipt
+from ..model import Card, Delivery, Receipt
 from .base import Progress, Publisher, Services
 
 
@@ -30,28 +30,32 @@ class OutboxPublisher(Publisher):
         target = self.folder / f"delivery-{delivery.id}.json"
         if not target.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
-            cards = [self._copy_card(card.to_json()) for card in delivery.variant.cards]
-            _write_atomically(target, _document(delivery, cards))
+            for card in delivery.variant.cards:
+                self._copy(card)
+            _write_atomically(target, _encoded(document(delivery)))
         return self._receipt(target)
 
     def reconcile(self, delivery: Delivery, progress: Progress) -> Receipt | None:
         target = self.folder / f"delivery-{delivery.id}.json"
         return self._receipt(target) if target.exists() else None
 
-    def _copy_card(self, card: dict[str, Any]) -> dict[str, Any]:
-        source = self.services.root / card["path"]
-        copy = self.folder / source.name
+    def _copy(self, card: Card) -> None:
+        copy = self.folder / card.path.name
         if not copy.exists():
-            shutil.copyfile(source, copy)
-        return card | {"path": copy.name}
+            shutil.copyfile(self.services.root / card.path, copy)
 
     def _receipt(self, target: Path) -> Receipt:
         return Receipt(remote_id=target.stem, url=target.resolve().as_uri())
 
 
-def _document(delivery: Delivery, cards: list[dict[str, Any]]) -> bytes:
-    body = delivery.variant.to_json() | {"cards": cards, "delivery_id": delivery.id, "post_id": delivery.post_id}
-    return json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
+def document(delivery: Delivery) -> dict[str, Any]:
+    """The delivery's JSON file: its ids and variant, each card named by its copy beside the file."""
+    cards = [card.to_json() | {"path": card.path.name} for card in delivery.variant.cards]
+    return delivery.variant.to_json() | {"cards": cards, "delivery_id": delivery.id, "post_id": delivery.post_id}
+
+
+def _encoded(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -76,24 +76,13 @@ class TelegramPublisher(Publisher):
         return ChannelReport(self.name, True, detail, LIMITS)
 
     def _send(self, variant: Variant, chat: str) -> tuple[str, dict[str, Any]]:
-        """The method and body: sendMessage without cards, sendPhoto with one, sendMediaGroup with more."""
-        text, cards = html.escape(variant.text, quote=False), variant.cards
-        if not cards:
-            no_preview = {"is_disabled": True}
-            payload = {"chat_id": chat, "text": text, "parse_mode": "HTML", "link_preview_options": no_preview}
-            return "sendMessage", {"json": payload}
-        if len(cards) == 1:
-            fields = {"chat_id": chat, "caption": text, "parse_mode": "HTML"}
-            return "sendPhoto", {"data": fields, "files": {"photo": self._file(cards[0])}}
-        if len(cards) > MAX_MEDIA:
-            raise ContentRejected(self.name, f"{len(cards)} images; an album takes at most {MAX_MEDIA}")
-        media: list[dict[str, str]] = [{"type": "photo", "media": f"attach://p{i}"} for i in range(len(cards))]
-        media[0] |= {"caption": text, "parse_mode": "HTML"}  # the first item's caption is the album's
-        files = {f"p{i}": self._file(card) for i, card in enumerate(cards)}
-        return "sendMediaGroup", {
-            "data": {"chat_id": chat, "media": json.dumps(media, ensure_ascii=False)},
-            "files": files,
-        }
+        """The method and its request: JSON without cards, else a multipart form (nested fields as JSON)."""
+        if len(variant.cards) > MAX_MEDIA:
+            raise ContentRejected(self.name, f"{len(variant.cards)} images; an album takes at most {MAX_MEDIA}")
+        method, fields, files = send_request(variant, chat)
+        if not files:
+            return method, {"json": fields}
+        return method, {"data": _form(fields), "files": {name: self._file(card) for name, card in files.items()}}
 
     def _file(self, card: Card) -> tuple[str, bytes, str]:
         return card.path.name, self.card_bytes(card), mimetypes.guess_type(card.path.name)[0] or "image/png"
@@ -145,6 +134,27 @@ class BotApi(Api):
 
     def transport_error(self, method: str, path: str, exc: requests.RequestException, create: bool) -> PublishError:
         return super().transport_error(method, path.rsplit("/", 1)[-1], exc, create)
+
+
+def send_request(variant: Variant, chat: str) -> tuple[str, dict[str, Any], dict[str, Card]]:
+    """The method, its fields and its files (by form field): sendMessage without cards, sendPhoto with
+    one, sendMediaGroup with more (each card attached as p0, p1, ...; the first item's caption is the album's)."""
+    text, cards = html.escape(variant.text, quote=False), variant.cards
+    if not cards:
+        preview = {"is_disabled": True}
+        return "sendMessage", {"chat_id": chat, "text": text, "parse_mode": "HTML", "link_preview_options": preview}, {}
+    if len(cards) == 1:
+        return "sendPhoto", {"chat_id": chat, "caption": text, "parse_mode": "HTML"}, {"photo": cards[0]}
+    media: list[dict[str, str]] = [{"type": "photo", "media": f"attach://p{i}"} for i in range(len(cards))]
+    media[0] |= {"caption": text, "parse_mode": "HTML"}
+    return "sendMediaGroup", {"chat_id": chat, "media": media}, {f"p{i}": card for i, card in enumerate(cards)}
+
+
+def _form(fields: dict[str, Any]) -> dict[str, str]:
+    """Multipart form values: strings as they are, lists and objects as JSON."""
+    return {
+        key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) for key, value in fields.items()
+    }
 
 
 def _receipt(chat: str, result: Any) -> Receipt:

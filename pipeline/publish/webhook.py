@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,17 +37,15 @@ class WebhookPublisher(Publisher):
     def publish(self, delivery: Delivery, progress: Progress) -> Receipt:
         self._guard()
         message_id = progress.once("webhook_id", lambda: f"msg_{uuid.uuid4().hex}")
-        body = json.dumps(self.event(delivery), ensure_ascii=False, separators=(",", ":")).encode()
+        body = json.dumps(self._event(delivery), ensure_ascii=False, separators=(",", ":")).encode()
         response = self.api.request("POST", "", data=body, headers=self.headers(message_id, body), create=True)
         if 200 <= response.status_code < 300:
             return Receipt(message_id, _reported_url(response))
         raise self._refusal(response)
 
-    def event(self, delivery: Delivery) -> dict[str, Any]:
-        variant = delivery.variant.to_json() | {"cards": [self._card(card) for card in delivery.variant.cards]}
-        data = {"post_id": delivery.post_id, "delivery_id": delivery.id} | variant
-        stamp = self.services.clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
-        return {"type": "post.publish", "timestamp": stamp, "data": data}
+    def _event(self, delivery: Delivery) -> dict[str, Any]:
+        cards = [self._card(card) for card in delivery.variant.cards]
+        return event_body(delivery, cards, event_time(self.services.clock.now()))
 
     def headers(self, message_id: str, body: bytes) -> dict[str, str]:
         timestamp = str(int(time.time()))  # the receiver checks it against its own wall clock
@@ -67,11 +67,7 @@ class WebhookPublisher(Publisher):
 
     def _card(self, card: Card) -> dict[str, Any]:
         data = self.card_bytes(card)
-        return card.to_json() | {
-            "path": card.path.name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "data": base64.b64encode(data).decode(),
-        }
+        return inline_card(card, hashlib.sha256(data).hexdigest(), base64.b64encode(data).decode())
 
     def _key(self) -> bytes:
         secret = self.secret("secret")
@@ -101,6 +97,23 @@ class WebhookPublisher(Publisher):
         if 300 <= status < 400 or status in (401, 403):
             return AuthError(self.name, f"{text}; redirects are not followed and signatures must be accepted")
         return ContentRejected(self.name, text, response.text)
+
+
+def event_body(delivery: Delivery, cards: Sequence[dict[str, Any]], timestamp: str) -> dict[str, Any]:
+    """The post.publish event: the delivery's ids and its variant, with its cards inline (see inline_card)."""
+    variant = delivery.variant.to_json() | {"cards": list(cards)}
+    data = {"post_id": delivery.post_id, "delivery_id": delivery.id} | variant
+    return {"type": "post.publish", "timestamp": timestamp, "data": data}
+
+
+def inline_card(card: Card, sha256: str, data: str) -> dict[str, Any]:
+    """A card as the event carries it: its file name, size and alt text, and its bytes' SHA-256 and base64."""
+    return card.to_json() | {"path": card.path.name, "sha256": sha256, "data": data}
+
+
+def event_time(moment: dt.datetime) -> str:
+    """The event's timestamp: ISO 8601 to the second, UTC (the clock's) as Z."""
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def sign(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:

@@ -16,11 +16,12 @@ import datetime as dt
 import html
 import json
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
 
+from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Card, Delivery, Receipt, Token, Variant
 from .base import ChannelReport, Progress, Publisher
@@ -92,18 +93,16 @@ class WechatPublisher(Publisher):
 
     def _submit_once(self, variant: Variant, progress: Progress) -> str:
         cover = progress.once("cover_media_id", lambda: self._upload_cover(variant.cards[0]))
-        images = [self._image(index, card, progress) for index, card in enumerate(variant.cards[1:], 1)]
-        body = with_images(variant.html or "", images)
-        draft = self._draft(self._article(variant, cover, body), progress)
+        urls = [self._image_url(index, card, progress) for index, card in enumerate(variant.cards[1:], 1)]
+        draft = self._draft(draft_body(variant, self.config, cover, urls), progress)
         return progress.once("publish_id", lambda: self._submit(draft))
 
     def _upload_cover(self, card: Card) -> str:
         return self._id(self._call("/cgi-bin/material/add_material", params={"type": "image"}, files=self._media(card)))
 
-    def _image(self, index: int, card: Card, progress: Progress) -> str:
-        """An in-article image: uploaded once, then an <img> with the card's alt text."""
-        url = progress.once(f"image_url_{index}", lambda: self._upload_image(card))
-        return f'<img src="{html.escape(url)}" alt="{html.escape(card.alt)}">'
+    def _image_url(self, index: int, card: Card, progress: Progress) -> str:
+        """An in-article image's URL, uploaded once."""
+        return progress.once(f"image_url_{index}", lambda: self._upload_image(card))
 
     def _upload_image(self, card: Card) -> str:
         return self._id(self._call("/cgi-bin/media/uploadimg", files=self._media(card)), "url")
@@ -112,28 +111,15 @@ class WechatPublisher(Publisher):
         kind = mimetypes.guess_type(card.path.name)[0] or "application/octet-stream"
         return {"media": (card.path.name, self.card_bytes(card), kind)}
 
-    def _article(self, variant: Variant, cover: str, content: str) -> Reply:
-        article: Reply = {"article_type": "news", "title": variant.title, "content": content, "thumb_media_id": cover}
-        article |= {"need_open_comment": 0, "only_fans_can_comment": 0}
-        if variant.digest:
-            article["digest"] = variant.digest
-        if author := self.option("author"):
-            article["author"] = author
-        if self.config.link:
-            article["content_source_url"] = self.config.link
-        return article
-
-    def _draft(self, article: Reply, progress: Progress) -> str:
+    def _draft(self, body: Reply, progress: Progress) -> str:
         """The draft's media_id; an earlier draft/add that went unanswered is looked for before another."""
         if saved := progress.get("draft_media_id"):
             return saved
-        if progress.get("draft_sent") and (found := self._find_draft(article)):
+        if progress.get("draft_sent") and (found := self._find_draft(body["articles"][0])):
             progress.put("draft_media_id", found)
             return found
         progress.put("draft_sent", "1")
-        return progress.once(
-            "draft_media_id", lambda: self._id(self._call("/cgi-bin/draft/add", {"articles": [article]}))
-        )
+        return progress.once("draft_media_id", lambda: self._id(self._call("/cgi-bin/draft/add", body)))
 
     def _submit(self, draft: str) -> str:
         reply = self._call("/cgi-bin/freepublish/submit", {"media_id": draft}, create=True)
@@ -279,6 +265,31 @@ class WechatPublisher(Publisher):
 
     def _token_key(self) -> str:
         return f"wechat:{self.secret('appid')}"
+
+
+def draft_body(variant: Variant, config: ChannelConfig, cover: str, image_urls: Sequence[str]) -> Reply:
+    """draft/add's body: one news article whose cover is the permanent material `cover` and whose
+    in-article cards (every card after the first) are at `image_urls`, as media/uploadimg returned them."""
+    content = article_content(variant, image_urls)
+    article: Reply = {"article_type": "news", "title": variant.title, "content": content, "thumb_media_id": cover}
+    article |= {"need_open_comment": 0, "only_fans_can_comment": 0}
+    if variant.digest:
+        article["digest"] = variant.digest
+    if author := str(config.options.get("author", "")):
+        article["author"] = author
+    if config.link:
+        article["content_source_url"] = config.link
+    return {"articles": [article]}
+
+
+def article_content(variant: Variant, image_urls: Sequence[str]) -> str:
+    """The article's HTML with an <img> per in-article card, at its URL and with its alt text."""
+    cards = variant.cards[1:]
+    images = [
+        f'<img src="{html.escape(url)}" alt="{html.escape(card.alt)}">'
+        for url, card in zip(image_urls, cards, strict=True)
+    ]
+    return with_images(variant.html or "", images)
 
 
 def with_images(body: str, images: list[str]) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from ..compose import counting
+from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
 from ..model import Card, Delivery, Receipt, Variant
 from .base import ChannelReport, Limits, Progress, Publisher
@@ -101,14 +102,12 @@ class WeiboPublisher(Publisher):
         raise error
 
     def _share(self, variant: Variant) -> dict[str, Any]:
-        """Form fields, and the first card as `pic` (multipart) when there is one."""
-        fields = {"access_token": self.secret("access_token"), "status": variant.text}
-        if rip := self.option("rip"):
-            fields["rip"] = rip
-        if not variant.cards:
-            return {"data": fields}
-        card = variant.cards[0]
-        return {"data": fields, "files": {"pic": (card.path.name, self.card_bytes(card), _mime(card))}}
+        """The request's form with the token, and its picture as a multipart file when there is one."""
+        fields, files = share_form(variant, self.config)
+        data = {"access_token": self.secret("access_token")} | fields
+        if not files:
+            return {"data": data}
+        return {"data": data, "files": {name: (c.path.name, self.card_bytes(c), _mime(c)) for name, c in files.items()}}
 
     def _refusal(self, path: str, response: requests.Response, body: dict[str, Any], *, create: bool) -> PublishError:
         code = _code(body)
@@ -148,6 +147,14 @@ class WeiboPublisher(Publisher):
             return None
         body = _json(response)
         return body if response.ok and "error_code" not in body else None
+
+
+def share_form(variant: Variant, config: ChannelConfig) -> tuple[dict[str, str], dict[str, Card]]:
+    """statuses/share's form fields (no token) and its file: the first card as `pic`, when there is one."""
+    fields = {"status": variant.text}
+    if rip := str(config.options.get("rip", "")):
+        fields["rip"] = rip
+    return fields, {"pic": variant.cards[0]} if variant.cards else {}
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -30,6 +30,7 @@ from .tokens import OAuthPair
 
 TOKEN_PATH = "/2/oauth2/token"
 MAX_BYTES = 5_000_000
+MAX_ALT = 1000  # characters of alt text media/metadata takes
 MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 MAX_POLLS = 20  # media processing checks before giving up for this attempt
 LOOKBACK = dt.timedelta(minutes=5)  # X's clock and ours may disagree
@@ -82,9 +83,7 @@ class XPublisher(Publisher):
     # -- the tweet ---------------------------------------------------------------------------
 
     def _tweet(self, delivery: Delivery, media_ids: list[str], progress: Progress) -> Receipt:
-        body: dict[str, Any] = {"text": delivery.variant.text}
-        if media_ids:
-            body["media"] = {"media_ids": media_ids}
+        body = tweet_body(delivery.variant, media_ids)
         progress.update({FIRST_TRY: progress.get(FIRST_TRY) or self.services.clock.now().isoformat(), POST: "sending"})
         try:
             response = self._call("POST", "/2/tweets", create=True, json=body)
@@ -155,7 +154,7 @@ class XPublisher(Publisher):
         raise TemporaryError(self.name, f"media {media_id} is still processing")
 
     def _describe(self, media_id: str, alt: str) -> None:
-        body = {"id": media_id, "metadata": {"alt_text": {"text": alt[:1000]}}}
+        body = {"id": media_id, "metadata": {"alt_text": {"text": alt[:MAX_ALT]}}}
         self._ok(self._call("POST", "/2/media/metadata", json=body))
 
     # -- tokens and requests -----------------------------------------------------------------
@@ -226,6 +225,14 @@ class XPublisher(Publisher):
         if status == 429:
             return TemporaryError(self.name, f"{where}: {_message(body)}", _rate_wait(response.headers))
         return self.api.status_error(response, create=create)
+
+
+def tweet_body(variant: Variant, media_ids: Sequence[str]) -> dict[str, Any]:
+    """POST /2/tweets's body: the text, and the cards by the ids media/upload returned."""
+    body: dict[str, Any] = {"text": variant.text}
+    if media_ids:
+        body["media"] = {"media_ids": list(media_ids)}
+    return body
 
 
 def _receipt(tweet_id: str) -> Receipt:

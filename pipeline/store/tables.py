@@ -55,7 +55,9 @@ deliveries = sa.Table(
     sa.Column("channel", sa.String(100), nullable=False),
     sa.Column("lang", sa.String(8), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),  # the fencing number: every claim bumps it
+    # claims that did not count toward max_attempts: handed back unsent, swept, or held by the channel
+    sa.Column("given_back", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("due_at", UTCDateTime, nullable=False),
     sa.Column("lease_until", UTCDateTime),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -66,6 +68,7 @@ deliveries = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "channel", "lang", name="uq_deliveries_variant"),
     sa.Index("ix_deliveries_due", "status", "due_at"),
+    sa.Index("ix_deliveries_channel", "channel", "status", "updated_at"),  # in flight and quota counts
 )
 
 audit = sa.Table(
@@ -100,4 +103,68 @@ pauses = sa.Table(
     sa.Column("channel", sa.String(100), primary_key=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
+)
+
+# One row per job fire (job, fire time), written by the scheduler that made it: when it started and
+# finished, and what came of it (a queued post, a post queued already, or a failure and its reason).
+job_fires = sa.Table(
+    "job_fires",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.String(200), nullable=False),
+    sa.Column("fire_time", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("post_id", sa.Integer, sa.ForeignKey("posts.id")),
+    sa.Column("reason", sa.Text),
+    sa.UniqueConstraint("job_id", "fire_time", name="uq_job_fires_job_fire"),
+)
+
+# An editor's change to one delivery's text: what it said before and after (review.py).
+edits = sa.Table(
+    "edits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("post_id", sa.Integer, sa.ForeignKey("posts.id"), nullable=False),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=False),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("lang", sa.String(8), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Index("ix_edits_post", "post_id"),
+)
+
+# The facts a post was composed from, as they were then: edits are checked against them and cards
+# re-rendered from them even after the fact file has changed (store/snapshot.py writes the JSON).
+post_facts = sa.Table(
+    "post_facts",
+    metadata,
+    sa.Column("post_id", sa.Integer, sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("facts", sa.JSON, nullable=False),
+)
+
+# Every content-addressed file (var/media/<sha256>.<ext>) that a queued post refers to.
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(10), nullable=False),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A channel's circuit breaker, shared by every worker: temporary failures in a row, and while it is
+# open, until when (publish/breaker.py). No row: closed, no failures.
+breakers = sa.Table(
+    "channel_breakers",
+    metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("open_until", UTCDateTime),
 )

@@ -24,7 +24,6 @@ from . import filters
 BUILTIN_TEMPLATES = Path(__file__).parent.parent / "builtin_templates"
 
 
-@lru_cache(maxsize=8)
 class Sandbox(SandboxedEnvironment):
     """Jinja2's sandbox, answering at once for the fact model's data classes.
 
@@ -33,6 +32,19 @@ class Sandbox(SandboxedEnvironment):
     only after testing the value against every kind of internal object.
     """
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`facts.sister_cities`, `unit.en`: a dict's own key without first failing an attribute lookup
+        (the answer Jinja gives too, unless the key shadows a dict method, which still wins)."""
+        kind = type(obj)
+        if kind is dict and attribute in obj and attribute not in DICT_METHODS:
+            return obj[attribute]
+        if kind in DATA and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)  # data, never a str.format the sandbox must wrap
+            except AttributeError:
+                pass
+        return super().getattr(obj, attribute)
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if type(obj) in DATA:
             return not attr.startswith("_")
@@ -40,8 +52,10 @@ class Sandbox(SandboxedEnvironment):
 
 
 DATA = frozenset({Fact, FactSet, Source, dt.date})
+DICT_METHODS = frozenset(dir(dict))
 
 
+@lru_cache(maxsize=8)
 def environment(project_templates: Path) -> SandboxedEnvironment:
     loader = jinja2.ChoiceLoader(
         [jinja2.FileSystemLoader(project_templates), jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]

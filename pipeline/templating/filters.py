@@ -21,6 +21,7 @@ from typing import Any
 
 import jinja2
 from babel import dates, numbers
+from jinja2.utils import missing
 
 from ..model import Fact
 from .state import PostState
@@ -41,7 +42,8 @@ format_date = functools.lru_cache(maxsize=4096)(dates.format_date)
 
 
 def lang(ctx: Any) -> str:
-    return str(ctx.get("lang", "en"))
+    found = ctx.resolve_or_missing("lang")  # ctx.get() without its two extra calls: filters ask often
+    return "en" if found is missing else str(found)
 
 
 def numeric(value: Fact | int | float | Decimal) -> int | float | Decimal:
@@ -53,7 +55,7 @@ def numeric(value: Fact | int | float | Decimal) -> int | float | Decimal:
 
 def vouch(ctx: Any, text: str) -> str:
     """Numbers a filter prints are numbers the post may print."""
-    state = ctx.get("_post")
+    state = ctx.resolve_or_missing("_post")
     return state.allow(text) if isinstance(state, PostState) else text
 
 
@@ -110,9 +112,10 @@ def date(ctx: Any, day: dt.date, form: str = "long") -> str:
 @jinja2.pass_context
 def localized(ctx: Any, texts: Mapping[str, str]) -> str:
     """The context's locale out of a per-locale mapping."""
-    if lang(ctx) not in texts:
-        raise ValueError(f"no {lang(ctx)!r} text in {dict(texts)!r}")
-    return texts[lang(ctx)]
+    code = lang(ctx)
+    if code not in texts:
+        raise ValueError(f"no {code!r} text in {dict(texts)!r}")
+    return texts[code]
 
 
 @jinja2.pass_context

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -11,19 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image, features
-from starlette.testclient import TestClient
 
 from pipeline.cli import main
 from pipeline.compose.channels import SPECS
-from pipeline.config import Project
 from pipeline.errors import RenderError
-from pipeline.flow import Runtime
 from pipeline.render import fonts
 from pipeline.render.encode import EXTENSIONS
 from pipeline.render.fonts import CHINESE, LATIN
-from pipeline.testing import FakeClock
-from pipeline.web.app import create_app
 
+from . import webapp
 from .test_cli import shortline
 
 SHA_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg|webp)$")
@@ -223,10 +218,15 @@ def test_help_lists_render_and_doctor(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extension", "media_type"), [("png", "image/png"), ("jpg", "image/jpeg"), ("webp", "image/webp")]
 )
-def test_the_preview_serves_each_card_format_with_its_type(project_dir: Path, extension: str, media_type: str) -> None:
-    rt = Runtime.load(Project(project_dir), FakeClock(dt.datetime(2026, 11, 30, tzinfo=dt.UTC)))
+def test_the_preview_serves_each_card_format_with_its_type(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch, extension: str, media_type: str
+) -> None:
+    rt = webapp.runtime(webapp.make_project(project_dir, monkeypatch))
     rt.project.media.mkdir(parents=True)
     name = "ab" * 32 + f".{extension}"
     Image.new("RGB", (30, 40), "#0b5cab").save(rt.project.media / name)
-    response = TestClient(create_app(rt)).get(f"/media/{name}")
+    client = webapp.client(rt)
+    assert client.get(f"/media/{name}").status_code == 303  # to the login page first
+    webapp.log_in(client, "alice")
+    response = client.get(f"/media/{name}")
     assert (response.status_code, response.headers["content-type"]) == (200, media_type)

@@ -122,3 +122,69 @@ def test_clock_changes_are_flagged_and_a_doubled_time_fires_once(project_dir: Pa
     assert len(problems) == 2 and all(
         "schedule.yaml:" in p and "jobs.shenyang-profile.trigger: " in p for p in problems
     )
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return next(i for i, s in enumerate(text.splitlines(), 1) if fragment in s)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("misfire: catch_up_once", "misfire: catchup", "jobs.shenyang-profile.misfire: Input should be 'skip' or"),
+        ("max_lateness: 7d", "max_lateness: 0s", "jobs.shenyang-profile.max_lateness: must be longer than 0s"),
+        ("max_lateness: 7d", "max_lateness: -1d", "jobs.shenyang-profile.max_lateness: '-1d' is not a duration"),
+        ("review: required", "max_fact_age: forever", "jobs.shenyang-profile.max_fact_age: 'forever' is not a"),
+        ("channels: [outbox, wechat, weibo, x, mastodon, bluesky, telegram, facebook, linkedin, webhook]",
+         "channels: []", "jobs.shenyang-profile.channels: list at least one"),
+        ("channels: [outbox, wechat,", "channels: [outbox, outbox, wechat,",
+         "jobs.shenyang-profile.channels: 'outbox' listed twice"),
+        ("    post: posts/city-profile", "    pots: posts/city-profile", "jobs.shenyang-profile.pots: unknown key"),
+        ("type: outbox ", "type: outbocks ", "channels.outbox.type: Input should be 'outbox', 'wechat'"),
+        ("langs: [en, zh]", "langs: [en, fr]", "channels.outbox.langs.1: Input should be 'en' or 'zh'"),
+        ("langs: [en, zh]", "langs: []", "channels.outbox.langs: list at least one"),
+        ("langs: [en, zh]", "langs: [zh, zh]", "channels.outbox.langs: 'zh' listed twice"),
+        ("base_url: https://mastodon.social", "base_url: mastodon.social",
+         "channels.mastodon.base_url: 'mastodon.social' is not an http:// or https:// URL"),
+        ("timezone: Asia/Shanghai", "timezone: UTC+8", "timezone: 'UTC+8' is not an IANA timezone"),
+        ("timezone: Asia/Shanghai", "timezone: 8", "timezone: Input should be a valid string"),
+    ],
+)  # fmt: skip
+def test_every_key_is_checked_where_it_is_written(project_dir: Path, old: str, new: str, expected: str) -> None:
+    text = (project_dir / "schedule.yaml").read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    line = _line_of(text, new)
+    problems = _problems(project_dir, text)
+    assert any(p.startswith(f"{project_dir / 'schedule.yaml'}:{line}: {expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("trigger", "expected"),
+    [
+        ("{every: 6 hours}", "trigger.every: '6 hours' is not a duration such as '90s', '15m', '6h' or '2d'"),
+        ("{every: 6h, start: yesterday}", "trigger.start: 'yesterday' is not a local date and time"),
+        ('{at: "2026-02-30 09:00"}', "trigger.at: '2026-02-30 09:00' is not a local date and time"),
+        ('{cron: "0 9 * *"}', "trigger.cron: '0 9 * *' is not a 5-field cron expression"),
+        ("{}", "trigger: a trigger has exactly one of cron, every or at"),
+        ('"0 9 * * 1"', "trigger: Input should be a valid dictionary"),
+        ("{cron: '0 9 * * 1', when: daily}", "trigger.when: unknown key; expected one of: at, cron, every, start"),
+    ],
+)
+def test_every_trigger_kind_is_checked(project_dir: Path, trigger: str, expected: str) -> None:
+    text = (project_dir / "schedule.yaml").read_text().replace(f"trigger: {CRON}", f"trigger: {trigger}")
+    [problem] = _problems(project_dir, text)
+    assert problem.startswith(f"{project_dir / 'schedule.yaml'}:{_line_of(text, 'trigger:')}: jobs.shenyang-profile.")
+    assert expected in problem
+
+
+def test_every_problem_is_reported_at_once_in_line_order(project_dir: Path) -> None:
+    text = (project_dir / "schedule.yaml").read_text()
+    text = text.replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus").replace("review: required", "review: no")
+    text = text.replace("max_lateness: 7d", "max_lateness: 0s").replace("type: outbox ", "type: inbox ")
+    problems = _problems(project_dir, text)
+    keys = [p.split(": ", 2)[1] for p in problems]
+    job = "jobs.shenyang-profile"
+    assert keys == ["timezone", "channels.outbox.type", f"{job}.review", f"{job}.max_lateness"]
+    lines = [int(p.split(":")[1]) for p in problems]
+    assert lines == sorted(lines)
