@@ -247,12 +247,16 @@ def main() -> None:
     print(f"| {'database':<10} | {'workers':>7} | {'deliveries/s':>12} | {'target':>6} | {'ratio':>6} | "
           f"{'p50 ms':>7} | {'p99 ms':>7} | {'ratio':>6} | {'errors':>6} | {'lost':>4} |   |")  # fmt: skip
     print("|" + "|".join("-" * width for width in (12, 9, 14, 8, 8, 9, 9, 8, 8, 6, 3)) + "|")
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp, receiver() as channel:
         for kind in args.databases:
             for processes in args.workers:
                 runs = [one_run(kind, args.deliveries, processes, channel, Path(tmp), args.feed)
                         for _ in range(args.runs)]  # fmt: skip
                 print(row(kind, processes, runs), flush=True)
+                loads.append(os.getloadavg()[0])
+    # everything (workers, receiver, database) shares this machine's CPUs: other work on it shows here
+    print(f"load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs during the runs")
 
 
 if __name__ == "__main__":

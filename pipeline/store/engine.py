@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000", "foreign_keys=ON")
+# busy_timeout first: every later statement may wait for another process's lock
+SQLITE_PRAGMAS = ("busy_timeout=60000", "synchronous=FULL", "foreign_keys=ON")
 
 
 def create(url: str) -> sa.Engine:
@@ -28,6 +29,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     for pragma in SQLITE_PRAGMAS:
         dbapi_connection.execute(f"PRAGMA {pragma}")
+    # WAL is kept in the file: switch only a new database (the switch needs the file to itself, which
+    # processes starting together on one new file would otherwise contend for)
+    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
