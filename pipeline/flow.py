@@ -66,6 +66,11 @@ class Runtime:
             log.warning("channel %s: %s; its deliveries wait in the queue", name, reason)
         return ready, skipped
 
+    def reconfigure(self, new: Config, channels: tuple[dict[str, Publisher], dict[str, str]]) -> None:
+        """Put a reloaded configuration in force, with the publishers already built for it."""
+        self.config = new
+        self.__dict__["channels"] = channels  # the cached property's new value
+
     def job(self, job_id: str) -> JobConfig:
         if job_id not in self.config.jobs:
             known = ", ".join(self.config.jobs)

@@ -128,8 +128,7 @@ def apply(rt: Runtime, jobs: BaseScheduler, new: Config) -> tuple[Diff, Diff]:
     old = rt.config
     channels, job_changes = Diff.of(old.channels, new.channels), Diff.of(old.jobs, new.jobs)
     publishers = _publishers(rt, new, set(channels.added + channels.changed))
-    rt.config = new
-    rt.__dict__["channels"] = publishers  # Runtime.channels is a cached property: this is its new value
+    rt.reconfigure(new, publishers)
     if old.tz != new.tz:  # every trigger counts in the timezone
         job_changes = dataclasses.replace(job_changes, changed=[n for n in new.jobs if n in old.jobs])
     for job_id in job_changes.removed:
