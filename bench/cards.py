@@ -17,7 +17,10 @@ Rows:
   - "first card after process start": from spawning a fresh `python bench/cards.py --first-card OUT`
     to its PNG written: interpreter, imports (pipeline.templating, pipeline.render), template load,
     one card rendered and stored (median of --starts processes; a breakdown follows the table,
-    with "process" the whole process to exit);
+    with "process" the whole process to exit). The template is checked by the first process only:
+    later ones read the checked form from var/cache/cards (pipeline/render/template_cache.py).
+    pipeline/ is compiled to bytecode first, as an installed package is: where
+    PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile it from source (~30 ms);
   - "peak RSS, N stat cards": ru_maxrss of a fresh process that renders N stat cards (layout,
     raster and PNG bytes, not written), each with a new figure, so no cache can hand back one image;
   - "peak RSS, N mixed cards": as above over all five templates, four sizes and both languages,
@@ -164,9 +167,11 @@ def first_card(out: Path) -> None:
 
 
 def first_card_samples(starts: int) -> tuple[list[float], dict[str, float]]:
+    import compileall
     import subprocess
     import tempfile
 
+    compileall.compile_dir(REPO / "pipeline", quiet=1)
     walls: list[float] = []
     parts: dict[str, list[float]] = {"interpreter": [], "imports": [], "card": [], "exit": [], "process": []}
     with tempfile.TemporaryDirectory() as tmp:

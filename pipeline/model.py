@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -216,6 +215,8 @@ class Edit:
     @property
     def diff(self) -> list[str]:
         """The change as unified diff lines."""
+        import difflib
+
         lines = difflib.unified_diff(self.before.splitlines(), self.after.splitlines(), "before", "after", lineterm="")
         return list(lines)
 

@@ -14,7 +14,7 @@ from ..templating.state import PostState
 from . import provenance
 from .blocks import parse
 from .channels import Target, variant
-from .fitting import drop_order
+from .draft import Draft
 from .runs import break_runs
 
 __all__ = ["compose", "context", "post_blocks"]
@@ -48,16 +48,14 @@ def compose(
     identity: str = "",
 ) -> list[Variant]:
     """One variant per channel and language, each fitted to its channel's limits."""
-    blocks: dict[str, tuple[Block, ...]] = {}
-    orders: dict[str, tuple[int, ...]] = {}
+    drafts: dict[str, Draft] = {}
     numbers = provenance.fact_numbers(facts)
     variants = []
     for name in job.channels:
         channel = channels[name]
         for lang in channel.langs:
-            if lang not in blocks:
-                blocks[lang] = post_blocks(env, job.post, facts, lang, identity, numbers)
-                orders[lang] = drop_order(blocks[lang])
+            if lang not in drafts:
+                drafts[lang] = Draft(post_blocks(env, job.post, facts, lang, identity, numbers))
             target = Target(name, channel, lang, bool(job.cards), f"{job.post}.{lang}.j2")
-            variants.append(variant(target, blocks[lang], orders[lang]))
+            variants.append(variant(target, drafts[lang]))
     return variants

@@ -23,16 +23,16 @@ MARKER = ":::"
 SEPARATOR = "\n\n"  # between blocks in the plain text
 
 
-CHUNK = re.compile(r"^[ \t]*(?=:::)", re.MULTILINE)  # a block starts at each marker line
+CHUNK = re.compile(r"\n(?=[ \t]*:::)")  # a block starts on each marker line
 
 
 def parse(text: str, template: str) -> tuple[Block, ...]:
     """The blocks of a rendered template. Each block's text is parsed once and remembered: posts of a
     campaign differ in a few figures, so most blocks come back as the very objects of earlier posts."""
-    head, *chunks = CHUNK.split(text)
-    if head.strip():
+    head, chunks = _split(text)
+    blocks, line = [], 1 if head is None else head.count("\n") + 2
+    if head is not None and head.strip():
         raise ComposeError([Problem(template, _first_line(head), f"text before the first '{MARKER} kind' line")])
-    blocks, line = [], head.count("\n") + 1
     for chunk in chunks:
         try:
             block = _block(chunk)
@@ -40,8 +40,17 @@ def parse(text: str, template: str) -> tuple[Block, ...]:
             raise ComposeError([Problem(template, line, str(exc))]) from None
         if block is not None:
             blocks.append(block)
-        line += chunk.count("\n")
+        line += chunk.count("\n") + 1
     return tuple(blocks)
+
+
+def _split(text: str) -> tuple[str | None, list[str]]:
+    """The text before the first marker line (None when the text starts with one), and each block's
+    marker line with the lines after it; the line breaks between the parts are dropped."""
+    head, *chunks = CHUNK.split(text)
+    if head.lstrip(" \t").startswith(MARKER):
+        return None, [head, *chunks]
+    return head, chunks
 
 
 class _BadMarker(ValueError):

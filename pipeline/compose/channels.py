@@ -7,17 +7,17 @@ the count and the limit.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config import ChannelConfig
 from ..errors import ComposeError, Problem
 from ..model import Block, Variant
 from . import counting, facets, fitting
-from .article import Article, article
+from .article import Article, article, block_html
 from .blocks import SEPARATOR, plain_text
+from .draft import Draft
 
 if TYPE_CHECKING:  # a name only: composing never loads Pillow
     from ..render.encode import ImageFormat
@@ -76,14 +76,15 @@ class Target:
     template: str
 
 
-def variant(target: Target, blocks: tuple[Block, ...], order: tuple[int, ...] | None = None) -> Variant:
+def variant(target: Target, post: Draft | tuple[Block, ...]) -> Variant:
     """The channel's variant of a post: the blocks that fit, as text (and article), with their counts.
-    `order`: the blocks' drop order, when the caller has it already (see fitting.fit)."""
+    Pass a Draft when making many channels' variants of the same blocks."""
+    draft = post if isinstance(post, Draft) else Draft(post)
     measures = fitting.measures(target.config.type, _field(target), target.config.link)
-    fitted = fitting.fit(blocks, fitting.CountBudget(blocks, measures), order)
-    counted = _count(target, fitted) if fitted is not None else None
+    gone = fitting.CountBudget(draft, measures).dropped(draft.order)
+    counted = None if gone is None else _count_kept(target, draft, gone)
     if counted is None or _over(counted):
-        counted = _count(target, _fit_exactly(target, blocks))
+        counted = _count(target, _fit_exactly(target, draft.blocks))
     return counted.variant()
 
 
@@ -102,8 +103,7 @@ def _fit_exactly(target: Target, blocks: tuple[Block, ...]) -> tuple[Block, ...]
     return fitted
 
 
-@dataclass(frozen=True)
-class _Counted:
+class _Counted(NamedTuple):
     """Chosen blocks as the channel will receive them, counted exactly once."""
 
     target: Target
@@ -114,18 +114,37 @@ class _Counted:
     invalid: list[str]
 
     def variant(self) -> Variant:
-        kind = self.target.config.type
-        base = Variant(self.target.name, kind, self.target.lang, self.text, extra=_extra(self))
-        if self.post is None:
-            return base
-        return dataclasses.replace(base, title=self.post.title, digest=self.post.digest, html=self.post.html)
+        kind, post = self.target.config.type, self.post
+        if post is None:
+            return Variant(self.target.name, kind, self.target.lang, self.text, extra=_extra(self))
+        return Variant(
+            self.target.name,
+            kind,
+            self.target.lang,
+            self.text,
+            title=post.title,
+            digest=post.digest,
+            html=post.html,
+            extra=_extra(self),
+        )
 
 
 def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
+    post = article(blocks) if target.config.type == "wechat" else None
+    return _counted(target, blocks, plain_text(blocks), post)
+
+
+def _count_kept(target: Target, draft: Draft, gone: set[int]) -> _Counted:
+    """_count of the blocks not `gone`, from the draft's pieces."""
+    blocks = draft.kept(gone)
+    post = article(blocks, draft.join(block_html, gone, "")) if target.config.type == "wechat" else None
+    return _counted(target, blocks, draft.text(gone), post)
+
+
+def _counted(target: Target, blocks: tuple[Block, ...], text: str, post: Article | None) -> _Counted:
+    """The blocks as sent (the channel's link ends the text), counted exactly."""
     kind = target.config.type
-    text = plain_text(blocks)
     text = f"{text}{SEPARATOR}{target.config.link}" if target.config.link else text
-    post = article(blocks) if kind == "wechat" else None
     counts = [
         (limit, limit.counter(value))
         for field, value in _fields(target, text, post)

@@ -199,7 +199,7 @@ def _x_units(text: str) -> int:
 
 def x_valid_chars(text: str) -> list[str]:
     """The characters that make a post invalid on X, each once, in order of appearance."""
-    if _X_INVALID.isdisjoint(text):
+    if text.isascii() or _X_INVALID.isdisjoint(text):  # every invalid character is beyond ASCII
         return []
     return list(dict.fromkeys(c for c in text if c in _X_INVALID))
 
@@ -336,7 +336,9 @@ class TextLimit:
     `units` is an additive count in 1/`scale` units: units(a + "\n\n" + b) == units(a) + units("\n\n") +
     units(b), and ceil(units(text) / scale) is the count of text as a paragraph,
     counter("\n" + text + "\n") - counter("\n\n"); that is counter(text) but at a post's very edges (see the
-    module docstring). None means the counter itself is additive.
+    module docstring). None means the counter itself is additive. `per_char` bounds `units`: no code point
+    adds more than that many (None where a few characters may count much more, as a URL counts 23), so a
+    text of at most limit * scale / per_char code points fits without being counted.
     """
 
     channel_type: str
@@ -346,6 +348,7 @@ class TextLimit:
     unit: str
     units: Callable[[str], int] | None = None
     scale: int = 1
+    per_char: int | None = 1
 
 
 LIMITS: dict[str, tuple[TextLimit, ...]] = {
@@ -354,16 +357,16 @@ LIMITS: dict[str, tuple[TextLimit, ...]] = {
         TextLimit("wechat", "digest", 128, wechat_length, "characters", wechat_length),
         TextLimit("wechat", "content", 19_999, wechat_length, "characters", wechat_length),
     ),
-    "weibo": (TextLimit("weibo", "status", 140, weibo_length, "汉字 units", weibo_halves, scale=2),),
-    "x": (TextLimit("x", "text", 280, x_length, "weighted characters", _x_units),),
-    "mastodon": (TextLimit("mastodon", "status", 500, mastodon_length, "characters", _mastodon_units),),
+    "weibo": (TextLimit("weibo", "status", 140, weibo_length, "汉字 units", weibo_halves, scale=2, per_char=4),),
+    "x": (TextLimit("x", "text", 280, x_length, "weighted characters", _x_units, per_char=None),),
+    "mastodon": (TextLimit("mastodon", "status", 500, mastodon_length, "characters", _mastodon_units, per_char=None),),
     "bluesky": (
         TextLimit("bluesky", "text", 300, _bluesky_graphemes, "graphemes", _bluesky_units),
-        TextLimit("bluesky", "text", 3000, _utf8_bytes, "UTF-8 bytes", _utf8_bytes),
+        TextLimit("bluesky", "text", 3000, _utf8_bytes, "UTF-8 bytes", _utf8_bytes, per_char=4),
     ),
     "telegram": (
-        TextLimit("telegram", "caption", 1024, telegram_length, "UTF-16 code units", telegram_length),
-        TextLimit("telegram", "text", 4096, telegram_length, "UTF-16 code units", telegram_length),
+        TextLimit("telegram", "caption", 1024, telegram_length, "UTF-16 code units", telegram_length, per_char=2),
+        TextLimit("telegram", "text", 4096, telegram_length, "UTF-16 code units", telegram_length, per_char=2),
     ),
     "facebook": (TextLimit("facebook", "message", 63_206, facebook_length, "characters", facebook_length),),
     "linkedin": (TextLimit("linkedin", "commentary", 3000, _code_points, "characters (escaped)", _code_points),),

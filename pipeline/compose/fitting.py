@@ -3,14 +3,15 @@
 Blocks are dropped, lowest number first (the later of equals first), until the post fits; then each
 dropped block is given back, highest number first, if it still fits. Every limit's count is
 additive over blocks (`TextLimit.units`), so the search keeps running sums of per-block counts
-(cached across channels and posts) instead of recounting whole texts. The caller counts the chosen
-blocks exactly once more; should that ever disagree, it searches again with an ExactBudget.
+(cached across channels and posts, keyed by the piece's text) instead of recounting whole texts.
+The caller counts the chosen blocks exactly once more; should that ever disagree, it searches again
+with an ExactBudget.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from ..model import Block
 from . import counting
 from .article import CLOSE, OPEN, block_html
 from .blocks import SEPARATOR, block_text
+from .draft import Draft, drop_order
 
 
 @functools.lru_cache(maxsize=8192)
@@ -47,27 +49,28 @@ class Measure:
     separator: str = SEPARATOR
     base: str = ""
 
-    def weights(self, blocks: tuple[Block, ...]) -> tuple[list[int], int]:
-        """Each block's share of the count (its piece and one separator), and the room for those shares."""
+    def binds(self, draft: Draft) -> bool:
+        """Whether the limit may bind: False when even `per_char` units for every code point fit."""
+        per_char, limit = self.limit.per_char, self.limit
+        if per_char is None:
+            return True
+        most = draft.length(self.piece, len(self.separator)) + len(self.base)
+        return per_char * most > limit.limit * limit.scale
+
+    def weights(self, draft: Draft) -> tuple[list[int], int]:
+        """Each block's share of the count (its piece and one separator; nothing for an empty piece),
+        and the room for those shares."""
         units = self.limit.units or self.limit.counter
         gap = count_of(units, self.separator)
-        weights = [_weight(self, block) for block in blocks]
+        weights = [count_of(units, piece) + gap if piece else 0 for piece in draft.pieces(self.piece)]
         return weights, self.limit.limit * self.limit.scale - count_of(units, self.base) + gap
-
-
-@functools.lru_cache(maxsize=65536)
-def _weight(measure: Measure, block: Block) -> int:
-    """A block's share of a measure's count: its piece and one separator (nothing for an empty piece)."""
-    units = measure.limit.units or measure.limit.counter
-    piece = measure.piece(block)
-    return count_of(units, piece) + count_of(units, measure.separator) if piece else 0
 
 
 class CountBudget:
     """Counts kept as running sums of per-block weights: adding or removing a block is arithmetic."""
 
-    def __init__(self, blocks: tuple[Block, ...], measures: tuple[Measure, ...]) -> None:
-        found = [measure.weights(blocks) for measure in measures]
+    def __init__(self, draft: Draft, measures: tuple[Measure, ...]) -> None:
+        found = [measure.weights(draft) for measure in measures if measure.binds(draft)]
         self.weights = [weights for weights, _ in found]
         self.room = [room for _, room in found]
         self.totals = [sum(weights) for weights in self.weights]
@@ -79,51 +82,54 @@ class CountBudget:
         sign = 1 if kept else -1
         self.totals = [total + sign * weights[index] for total, weights in zip(self.totals, self.weights, strict=True)]
 
-    def dropped(self, order: list[int]) -> set[int] | None:
+    def dropped(self, order: Sequence[int]) -> set[int] | None:
         """fit()'s search on plain sums: the same blocks dropped, without a call per step.
 
         Drops blocks in `order` until every total is within its room, then gives back, latest dropped
         first except the last, each block that still fits; None when dropping them all is not enough.
+        Weights are never negative, so every total falls as blocks go: all fit from the step where the
+        last of them, on its own, fits.
         """
         excess = [total - room for total, room in zip(self.totals, self.room, strict=True)]
-        if all(over <= 0 for over in excess):
+        if max(excess, default=0) <= 0:
             return set()
         if len(excess) == 1:  # the usual case: one limit, so plain integers
             return _drop_search(self.weights[0], excess[0], order)
-        columns = list(zip(*self.weights, strict=True))  # per block: its weight in each measure
-        drops: list[int] = []
-        for index in order:
-            drops.append(index)
-            excess = [over - weight for over, weight in zip(excess, columns[index], strict=True)]
-            if all(over <= 0 for over in excess):
-                break
-        else:
+        steps = [_steps_to_fit(weights, over, order) for weights, over in zip(self.weights, excess, strict=True)]
+        if min(steps) < 0:
             return None
+        drops = order[: max(steps)]
+        excess = [over - sum(w[i] for i in drops) for over, w in zip(excess, self.weights, strict=True)]
         gone = set(drops)
         for index in reversed(drops[:-1]):
-            back = [over + weight for over, weight in zip(excess, columns[index], strict=True)]
-            if all(over <= 0 for over in back):
+            back = [over + w[index] for over, w in zip(excess, self.weights, strict=True)]
+            if max(back) <= 0:
                 excess = back
                 gone.discard(index)
         return gone
 
 
-def _drop_search(weights: list[int], excess: int, order: list[int]) -> set[int] | None:
+def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[int] | None:
     """CountBudget.dropped for a single limit: `excess` is how far over it the whole post is."""
-    drops: list[int] = []
-    for index in order:
-        drops.append(index)
-        excess -= weights[index]
-        if excess <= 0:
-            break
-    else:
+    steps = _steps_to_fit(weights, excess, order)
+    if steps < 0:
         return None
-    gone = set(drops)
-    for index in reversed(drops[:-1]):
+    excess -= sum(weights[index] for index in order[:steps])
+    gone = set(order[:steps])
+    for index in reversed(order[: steps - 1]):
         if excess + weights[index] <= 0:
             excess += weights[index]
             gone.discard(index)
     return gone
+
+
+def _steps_to_fit(weights: list[int], excess: int, order: Sequence[int]) -> int:
+    """How many blocks of `order` must go for `excess` to reach 0; -1 when all of them are not enough."""
+    for step, index in enumerate(order, start=1):
+        excess -= weights[index]
+        if excess <= 0:
+            return step
+    return 0 if excess <= 0 else -1
 
 
 class ExactBudget:
@@ -154,20 +160,9 @@ def measures(kind: str, field: str | None, link: str | None) -> tuple[Measure, .
     return tuple(Measure(limit, piece, base=tail) for limit in limits if limit.field == field)
 
 
-@functools.lru_cache(maxsize=1024)
-def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:
-    """The optional blocks' indexes, lowest `optional=N` first and, among equals, the later first."""
-    return tuple(
-        sorted((i for i, b in enumerate(blocks) if b.optional is not None), key=lambda i: (blocks[i].optional, -i))
-    )
-
-
-def fit(
-    blocks: tuple[Block, ...], budget: Budget, order: tuple[int, ...] | None = None
-) -> tuple[Block, ...] | None:
-    """The kept blocks, in their order, or None when even dropping every optional block is not enough.
-    `order` is drop_order(blocks), for a caller that fits the same blocks to many channels."""
-    steps = list(drop_order(blocks) if order is None else order)
+def fit(blocks: tuple[Block, ...], budget: Budget) -> tuple[Block, ...] | None:
+    """The kept blocks, in their order, or None when even dropping every optional block is not enough."""
+    steps = list(drop_order(blocks))
     if isinstance(budget, CountBudget):
         gone = budget.dropped(steps)
         if not gone:

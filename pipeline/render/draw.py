@@ -4,11 +4,15 @@ Painting order is layer order. Backgrounds and shapes depend only on the templat
 so they are painted once into a base image, cached, and each card starts from a copy of it. A
 shape can join the base only if no text block painted before it touches its rectangle (disjoint
 paints commute, so the result is the same pixels); the first shape that overlaps such text, and
-everything after it, is painted on the copy in layer order. Text is painted from cached masks
-(getmask2() with the arguments ImageDraw.text() uses) pasted in the text colour, which gives the
-pixels ImageDraw.text() gives (see paint_glyphs); emoji from their own colour tiles (emoji.py),
-pasted through their alpha. All caches are bounded LRUs (cache.py); their limits are the constants
-below and emoji.TILES (BASES holds five 1080x1350 bases, one per example template).
+everything after it, is painted on the copy in layer order. Text that an earlier card drew too
+(the city, a label, the source line, while only the figure changes) is held: painted once onto a
+cached copy of the base, if it touches nothing painted before it that is not held (split_held).
+Text is painted from cached masks (getmask2() with the arguments ImageDraw.text() uses) pasted in
+the text colour, which gives the pixels ImageDraw.text() gives (see paint_glyphs); emoji from their
+own colour tiles (emoji.py), pasted through their alpha. All caches are bounded LRUs (cache.py);
+their limits are the constants below and emoji.TILES (BASES holds one template's bases at the four
+channel sizes, 15 MB, or two 1080x1350 bases with their held text; a larger BASES only raised the
+peak memory of batches that cycle through more templates and sizes than it could hold anyway).
 """
 
 from __future__ import annotations
@@ -48,13 +52,15 @@ def _mask_bytes(entry: tuple[Image.Image, tuple[int, int]]) -> int:
     return entry[0].width * entry[0].height + 200
 
 
-BASES: LRU[tuple[object, ...], Image.Image] = LRU("draw.bases", max_items=16, max_bytes=32 * MB, weigh=_image_bytes)
+BASES: LRU[tuple[object, ...], Image.Image] = LRU("draw.bases", max_items=16, max_bytes=16 * MB, weigh=_image_bytes)
 MASKS: LRU[tuple[object, ...], tuple[Image.Image, tuple[int, int]]] = LRU(
     "draw.text_masks", max_items=4096, max_bytes=12 * MB, weigh=_mask_bytes
 )
 ROUNDED: LRU[tuple[object, ...], Image.Image] = LRU(
     "draw.rounded_masks", max_items=64, max_bytes=8 * MB, weigh=_image_bytes
 )
+SEEN: LRU[TextBlock, bool] = LRU("draw.seen_text", max_items=256)  # text blocks drawn lately
+REQUESTS: LRU[tuple[object, ...], bool] = LRU("draw.held_requests", max_items=4)  # held text asked for lately
 PICTURES: LRU[tuple[object, ...], tuple[Image.Image, tuple[int, int]]] = LRU(
     "draw.pictures", max_items=32, max_bytes=48 * MB, weigh=lambda entry: _image_bytes(entry[0])
 )
@@ -67,6 +73,12 @@ def draw_card(layout: CardLayout) -> Image.Image:
     base = BASES.get(key)
     if base is None:
         base = BASES.put(key, paint_base(layout.size, static))
+    held, kept = split_held(layout.items, rest, glyphs, layout.size)
+    overlay = with_held_text(base, key, [(layout.items[i], glyphs[i]) for i in held]) if held else None
+    base, rest = (base, rest) if overlay is None else (overlay, kept)
+    for item in layout.items:
+        if isinstance(item, TextBlock):
+            SEEN.put(item, True)
     image = base.copy()
     for index in rest:
         item = layout.items[index]
@@ -75,6 +87,44 @@ def draw_card(layout: CardLayout) -> Image.Image:
         else:
             paint(image, item)
     return image
+
+
+def split_held(
+    items: Sequence[Item], rest: list[int], glyphs: dict[int, list[Glyphs]], size: tuple[int, int]
+) -> tuple[list[int], list[int]]:
+    """The text blocks of `rest` that may be painted onto the base before the others (`held`), and
+    the others. A block is held if an earlier card drew it too (it is in SEEN) and it misses every
+    item of the others painted before it, so painting it first gives the same pixels."""
+    held: list[int] = []
+    kept: list[int] = []
+    before: list[Box] = []
+    for index in rest:
+        item = items[index]
+        boxes = [box for box, _, _ in glyphs[index]] if isinstance(item, TextBlock) else [_area(item, size)]
+        if isinstance(item, TextBlock) and item in SEEN and not any(_overlap(a, b) for a in boxes for b in before):
+            held.append(index)
+        else:
+            kept.append(index)
+            before += boxes
+    return held, kept
+
+
+def with_held_text(
+    base: Image.Image, key: tuple[object, ...], held: list[tuple[Item, list[Glyphs]]]
+) -> Image.Image | None:
+    """The base with the held text painted on it, made and cached the second time one of the last
+    few cards asks for it (a text that changes from card to card is never held, see split_held)."""
+    held_key = (key, *(item for item, _ in held))
+    overlay = BASES.get(held_key)
+    if overlay is None and REQUESTS.get(held_key) is None:
+        REQUESTS.put(held_key, True)
+        return None
+    if overlay is None:
+        overlay = base.copy()
+        for _, glyphs in held:
+            paint_glyphs(overlay, glyphs)
+        overlay = BASES.put(held_key, overlay)
+    return overlay
 
 
 def paint_base(size: tuple[int, int], static: Sequence[Static]) -> Image.Image:
@@ -117,8 +167,13 @@ def split_static(
 
 
 def _clear(item: Static, boxes: Iterable[Box], size: tuple[int, int]) -> bool:
-    area = (0, 0, *size) if isinstance(item, BackgroundLayer) else _rect(item)
+    area = _area(item, size)
     return not any(_overlap(area, box) for box in boxes)
+
+
+def _area(item: Static, size: tuple[int, int]) -> Box:
+    """The pixels a background, shape or picture may paint."""
+    return (0, 0, *size) if isinstance(item, BackgroundLayer) else _rect(item)
 
 
 def _rect(shape: ShapeBox | ImageBox) -> Box:

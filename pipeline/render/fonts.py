@@ -46,6 +46,7 @@ LANGUAGE = {"en": "en", "zh": "zh-Hans"}
 JOINERS = {0x200C, 0x200D}
 IGNORABLE = {0x00AD, 0x034F, 0xFEFF, *range(0x200B, 0x2010), *range(0x2060, 0x2065), *range(0xFE00, 0xFE10)}
 HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+_HAN_FROM = min(first for first, _ in HAN)
 Box = tuple[int, int, int, int]
 
 
@@ -113,7 +114,7 @@ def read_cmap(path: Path) -> frozenset[int]:
 
 def freetype(face: str, size: int) -> ImageFont.FreeTypeFont:
     """A face at a pixel size, from a bounded cache: few Chinese faces (about 1 MB each once
-    shaped, for HarfBuzz's copy of their layout tables), more Latin ones (about 0.15 MB each)."""
+    shaped, for HarfBuzz's copy of their layout tables), more Latin ones (under 0.05 MB each)."""
     return (_chinese_font if face in _CHINESE_FACES else _latin_font)(face, size)
 
 
@@ -130,7 +131,7 @@ def strike() -> ImageFont.FreeTypeFont:
 _CHINESE_FACES = frozenset(CHINESE.values())
 _EMOJI_FACES = frozenset({EMOJI})
 _chinese_font = lru_cache(maxsize=6)(_open)
-_latin_font = lru_cache(maxsize=32)(_open)
+_latin_font = lru_cache(maxsize=64)(_open)
 _emoji_font = lru_cache(maxsize=1)(_open)
 
 
@@ -156,8 +157,10 @@ def extends(char: str) -> bool:
     return unicodedata.category(char).startswith("M") or code in JOINERS or code in IGNORABLE or emoji.extends(code)
 
 
+@lru_cache(maxsize=4096)
 def face_for(cluster: str, chain: tuple[str, ...], lang: str) -> str:
-    """The first face covering the cluster, in the order preferred for it."""
+    """The first face covering the cluster, in the order preferred for it (remembered: lines are
+    measured again and again as they grow, a cluster at a time)."""
     needed = {ord(c) for c in cluster if ord(c) not in IGNORABLE}
     for face in _preferred(cluster, chain, lang):
         if needed <= coverage(face):
@@ -213,7 +216,7 @@ def spaced(before: str, after: str) -> bool:
 
 def _han(char: str) -> bool:
     code = ord(char)
-    return any(first <= code <= last for first, last in HAN)
+    return code >= _HAN_FROM and any(first <= code <= last for first, last in HAN)
 
 
 def _latin(char: str) -> bool:
@@ -228,9 +231,9 @@ def gap(size: int) -> int:
 def shape(text: str, chain: tuple[str, ...], lang: str, size: int) -> Shaped:
     """Runs of one line at a pixel size, placed side by side with gaps where they go, and the box they cover."""
     x, runs, boxes = 0.0, [], []
-    parts = split_runs(text, chain, lang)
-    for index, (part, face) in enumerate(parts):
-        if index and spaced(_last_base(parts[index - 1][0]), part[0]):
+    parts = _parts(text, chain, lang)
+    for index, (part, face, gapped) in enumerate(parts):
+        if gapped:
             x += gap(size)
         dx = round(x)
         left, top, right, bottom = _box(part, face, size, LANGUAGE[lang])
@@ -239,6 +242,15 @@ def shape(text: str, chain: tuple[str, ...], lang: str, size: int) -> Shaped:
         if index < len(parts) - 1:  # only a following run needs the advance
             x += _advance(part, face, size, LANGUAGE[lang])
     return Shaped(tuple(runs), _union(boxes))
+
+
+@lru_cache(maxsize=2048)
+def _parts(text: str, chain: tuple[str, ...], lang: str) -> tuple[tuple[str, str, bool], ...]:
+    """split_runs() with whether a gap goes before each run; the same at every size, so remembered
+    while a text is fitted (shaped at one size after another)."""
+    runs = split_runs(text, chain, lang)
+    gapped = [bool(index) and spaced(_last_base(runs[index - 1][0]), part[0]) for index, (part, _) in enumerate(runs)]
+    return tuple((part, face, gap) for (part, face), gap in zip(runs, gapped, strict=True))
 
 
 def _last_base(text: str) -> str:
@@ -266,6 +278,8 @@ def _union(boxes: list[Box]) -> Box:
 
 
 on_clear(shape.cache_clear)
+on_clear(face_for.cache_clear)
+on_clear(_parts.cache_clear)
 on_clear(_chinese_font.cache_clear)
 on_clear(_latin_font.cache_clear)
 on_clear(_emoji_font.cache_clear)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -86,6 +86,19 @@ class TextBlock:
     color: RGBA
     lines: tuple[Line, ...]
     opacity: int = 255
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:  # blocks key the draw caches on every card: hash them once
+        object.__setattr__(self, "_hash", hash(self._fields()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[TextBlock], tuple[Any, ...]]:  # a string's hash is per process
+        return TextBlock, self._fields()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return self.name, self.box, self.size, self.lang, self.color, self.lines, self.opacity
 
 
 @dataclass(frozen=True)

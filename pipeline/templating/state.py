@@ -13,25 +13,45 @@ import functools
 import hashlib
 import random
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
-NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
+NUMBER_PATTERN = r"\d+(?:[.,]\d+)*"
+
+
+@functools.cache
+def _number() -> regex.Pattern[str]:
+    import regex  # slow to import; cards, which never check numbers, do without it
+
+    return regex.compile(NUMBER_PATTERN)
+
+
+def __getattr__(name: str) -> regex.Pattern[str]:
+    """`NUMBER`, the compiled pattern of a number, made on first use."""
+    if name == "NUMBER":
+        return _number()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=8192)
 def number_tokens(text: str) -> frozenset[str]:
     """The numbers in a text, with grouping commas removed: "1,234 and 4.5" → {"1234", "4.5"}."""
-    return frozenset(token.replace(",", "") for token in NUMBER.findall(text))
+    return frozenset(token.replace(",", "") for token in _number().findall(text))
 
 
 class PostState:
     def __init__(self, identity: str, allowed_numbers: Iterable[str] = ()) -> None:
-        seed = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
-        self.rng = random.Random(seed)
+        self.identity = identity
         self.used: set[str] = set()
         self.numbers: set[str] = set(allowed_numbers)
         self.protected: set[str] = set()  # phrases the line breaker keeps whole
+
+    @functools.cached_property
+    def rng(self) -> random.Random:
+        """Seeded by the post's identity on the first choice: most posts make none."""
+        return random.Random(int.from_bytes(hashlib.sha256(self.identity.encode()).digest()[:8], "big"))
 
     def one_of(self, options: tuple[str, ...]) -> str:
         fresh = sorted(set(options) - self.used)

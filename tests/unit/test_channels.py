@@ -15,6 +15,7 @@ from pipeline.compose import counting, fitting
 from pipeline.compose.blocks import parse
 from pipeline.compose.breaker_zh import NO_END, NO_START
 from pipeline.compose.channels import Target, variant
+from pipeline.compose.draft import Draft
 from pipeline.config import ChannelConfig
 from pipeline.errors import ComposeError
 from pipeline.model import Block, Variant
@@ -118,16 +119,18 @@ class _Stepwise:
     st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.none() | st.integers(1, 4)), max_size=14),
     st.integers(0, 400),
     st.integers(0, 400),
+    st.integers(1, 2),
 )
 def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
-    rows: list[tuple[int, int, int | None]], room_a: int, room_b: int
+    rows: list[tuple[int, int, int | None]], room_a: int, room_b: int, limits: int
 ) -> None:
     blocks = tuple(Block("paragraph", (f"b{i}",), optional=optional) for i, (_, _, optional) in enumerate(rows))
 
     def budget() -> fitting.CountBudget:
-        made = fitting.CountBudget(blocks, ())
-        made.weights = [[a for a, _, _ in rows], [b for _, b, _ in rows]]
-        made.room, made.totals = [room_a, room_b], [sum(a for a, _, _ in rows), sum(b for _, b, _ in rows)]
+        made = fitting.CountBudget(Draft(blocks), ())
+        made.weights = [[a for a, _, _ in rows], [b for _, b, _ in rows]][:limits]
+        made.room = [room_a, room_b][:limits]
+        made.totals = [sum(weights) for weights in made.weights]
         return made
 
     assert fitting.fit(blocks, budget()) == fitting.fit(blocks, _Stepwise(budget()))

@@ -531,6 +531,20 @@ def test_units_round_up_to_the_count(text: str) -> None:
             assert count == limit.counter(text), limit
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MIXED, st.text()))
+def test_no_code_point_weighs_more_than_per_char(text: str) -> None:
+    """fitting skips counting a text whose length bounds it within the limit (Measure.binds)."""
+    for limit in ALL_LIMITS:
+        assert limit.units is not None
+        if limit.per_char is not None:
+            assert limit.units(text) <= limit.per_char * len(text), limit
+
+
+def test_only_counts_with_urls_have_no_per_char_bound() -> None:
+    assert {limit.channel_type for limit in ALL_LIMITS if limit.per_char is None} == {"x", "mastodon"}
+
+
 @pytest.mark.parametrize(
     ("kind", "text", "count", "units"),
     [

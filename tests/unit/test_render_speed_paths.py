@@ -8,8 +8,10 @@ Timings are never asserted here (bench/cards.py measures them).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from pipeline.errors import ComposeError
 from pipeline.model import FactSet
 from pipeline.render import cache, coverage, draw, fonts, layout, layout_card, load_card_template
 from pipeline.render.draw import SUPERSAMPLE, draw_card, encode_png, gradient, rounded_mask
+from pipeline.render.encode import pixel_digest
 from pipeline.render.layout import CardLayout, ShapeBox, TextBlock
 from pipeline.render.template import BackgroundLayer
 
@@ -156,6 +159,46 @@ def test_a_new_figure_is_drawn_as_the_plain_painter_draws_it(env: jinja2.Environ
         assert draw_card(card).tobytes() == plain_draw(card).tobytes(), figure
 
 
+def test_text_that_repeats_is_held_on_a_cached_base_with_the_same_pixels(
+    env: jinja2.Environment, shenyang: FactSet
+) -> None:
+    cache.clear_all()
+    template = load_card_template(STAT)
+    for figure in (7, 88, 1234, 56789, 1235):
+        card = layout_card(template, context(shenyang, "zh", figure=figure), (1080, 1350), env)
+        assert draw_card(card).tobytes() == plain_draw(card).tobytes(), figure
+    [held] = [key[1:] for key in draw.BASES._data if any(isinstance(part, TextBlock) for part in key)]
+    assert [block.name for block in held if isinstance(block, TextBlock)] == ["subject", "label", "source"]
+    assert cache.stats()["draw.bases"].hits >= 2  # the held base served the last two cards
+
+
+@pytest.mark.parametrize(("second_box", "held"), [("[0.1, 0.5, 0.8, 0.3]", [2]), ("[0.1, 0.15, 0.8, 0.3]", [])])
+def test_held_text_never_moves_under_text_painted_before_it(
+    env: jinja2.Environment, tmp_path: Path, second_box: str, held: list[int]
+) -> None:
+    """A repeated text may be painted first only if the changing text before it does not touch it."""
+    path = tmp_path / "two.yaml"
+    text = 'name: two\nalt: "two"\nlayers:\n  - type: background\n    color: "#102040"\n'
+    for name, box, content in (("figure", "[0.1, 0.1, 0.8, 0.3]", "{{ subject }}"), ("label", second_box, "WWW")):
+        text += f'  - type: text\n    name: {name}\n    box: {box}\n    text: "{content}"\n'
+        text += '    color: "#FFFFFF80"\n    min_size: 0.1\n    max_size: 0.3\n'
+    path.write_text(text, encoding="utf-8")
+    template = load_card_template(path)
+    cache.clear_all()
+    for n in range(3):
+        card = layout_card(template, {"lang": "en", "subject": f"W{n}W"}, (600, 600), env)
+        glyphs = {i: draw.text_glyphs(item) for i, item in enumerate(card.items) if isinstance(item, TextBlock)}
+        rest = draw.split_static(card.items, glyphs, card.size)[1]
+        assert draw.split_held(card.items, rest, glyphs, card.size)[0] == (held if n else [])
+        assert draw_card(card).tobytes() == plain_draw(card).tobytes(), n
+
+
+def test_a_text_block_keeps_its_hash_across_processes() -> None:
+    block = TextBlock("t", layout.Rect(0, 0, 10, 10), 12, "en", (1, 2, 3, 4), ())
+    copied = pickle.loads(pickle.dumps(block))
+    assert copied == block and hash(copied) == hash(block) and copied is not block
+
+
 def test_a_shape_over_text_keeps_its_place(env: jinja2.Environment, tmp_path: Path) -> None:
     """A translucent band painted over a text must not move into the base under it."""
     path = tmp_path / "band.yaml"
@@ -286,6 +329,13 @@ def test_encode_png_round_trips_and_gives_the_same_bytes_every_time(mode: str) -
         assert not decoded.info.keys() - {"dpi", "gamma", "transparency"}
         assert decoded.tobytes() == image.tobytes()
     assert encode_png(image, level=1) != data or mode == "P"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "1", "I;16"])
+@pytest.mark.parametrize("size", [(300, 200), (7, 64), (5, 129), (0, 3)])
+def test_the_banded_pixel_digest_is_the_digest_of_all_the_pixels(mode: str, size: tuple[int, int]) -> None:
+    image = gradient(size, _gradient()).convert(mode) if all(size) else Image.new(mode, size)
+    assert pixel_digest(image) == hashlib.sha256(image.tobytes()).digest()
 
 
 def _gradient() -> Any:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from babel import numbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import compose, facts, templating
 from pipeline.errors import ComposeError
+from pipeline.templating import filters
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS = facts.load(REPO / "facts/shenyang.yaml")
@@ -99,3 +104,14 @@ def test_undefined_filter_argument_names_the_line(tmp_path: Path) -> None:
 
 def test_today_is_not_a_number_source() -> None:
     assert dt.date.today().isoformat() not in str(compose.provenance.fact_numbers(FACTS))
+
+
+@settings(max_examples=300)
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["en_US", "zh_Hans_CN", "de_DE", "fr_FR"]))
+def test_whole_numbers_are_formatted_as_babel_formats_them(n: int, locale: str) -> None:
+    assert filters.format_decimal(n, locale) == numbers.format_decimal(n, locale=locale)
+
+
+def test_a_locale_grouping_otherwise_is_left_to_babel() -> None:
+    assert filters.format_decimal(1234567, "hi_IN") == "12,34,567"
+    assert filters.format_decimal(Decimal("1234.5"), "zh_Hans_CN") == "1,234.5"

@@ -1,0 +1,64 @@
+"""A post's blocks in one language, prepared once for every channel variant made from them.
+
+Ten channels read the same blocks: each block's plain text, article HTML and LinkedIn text are
+looked up once per post here instead of once per channel, and a variant's text is a join of the
+kept blocks' pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from ..model import Block
+from .blocks import SEPARATOR, block_text
+
+Piece = Callable[[Block], str]
+
+
+class Draft:
+    """The blocks, their drop order, and each piece function's pieces of them (made on first use)."""
+
+    __slots__ = ("_lengths", "_pieces", "_whole", "blocks", "order")
+
+    def __init__(self, blocks: tuple[Block, ...]) -> None:
+        self.blocks = blocks
+        self.order = drop_order(blocks)
+        self._pieces: dict[Piece, tuple[str, ...]] = {}
+        self._lengths: dict[tuple[Piece, int], int] = {}
+        self._whole: dict[tuple[Piece, str], str] = {}
+
+    def pieces(self, piece: Piece) -> tuple[str, ...]:
+        found = self._pieces.get(piece)
+        if found is None:
+            found = self._pieces[piece] = tuple(map(piece, self.blocks))
+        return found
+
+    def length(self, piece: Piece, separator: int) -> int:
+        """Code points of all the pieces, each with a separator of that length: at least the joined text's."""
+        found = self._lengths.get((piece, separator))
+        if found is None:
+            found = self._lengths[piece, separator] = sum(len(p) + separator for p in self.pieces(piece) if p)
+        return found
+
+    def kept(self, gone: Collection[int]) -> tuple[Block, ...]:
+        return tuple(b for i, b in enumerate(self.blocks) if i not in gone) if gone else self.blocks
+
+    def join(self, piece: Piece, gone: Collection[int], separator: str = SEPARATOR) -> str:
+        """The kept blocks' non-empty pieces, joined: with block_text, the post's plain text. Most
+        channels keep every block, so the whole join is made once."""
+        if gone:
+            return separator.join([p for i, p in enumerate(self.pieces(piece)) if p and i not in gone])
+        found = self._whole.get((piece, separator))
+        if found is None:
+            found = self._whole[piece, separator] = separator.join(filter(None, self.pieces(piece)))
+        return found
+
+    def text(self, gone: Collection[int] = ()) -> str:
+        return self.join(block_text, gone)
+
+
+def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:
+    """The optional blocks' indexes, lowest `optional=N` first and, among equals, the later first."""
+    return tuple(
+        sorted((i for i, b in enumerate(blocks) if b.optional is not None), key=lambda i: (blocks[i].optional, -i))
+    )
