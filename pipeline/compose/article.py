@@ -1,8 +1,10 @@
 """The WeChat Official Account article: title, digest and body HTML from a post's blocks.
 
 WeChat keeps only inline styles and a subset of tags (no <style>, no scripts, no classes), so the
-body is written with inline styles and then sanitized with nh3 to exactly that subset. Short-line
-runs become centred one-line paragraphs, the rhythm of the format; figures are set in bold colour.
+body is written with inline styles in exactly that subset: fixed tags around text escaped as nh3
+writes text, so that sanitizing a block with nh3 would give it back unchanged (the tests check this
+for any text). Short-line runs become centred one-line paragraphs, the rhythm of the format; figures
+are set in bold colour.
 """
 
 from __future__ import annotations
@@ -35,15 +37,18 @@ CSS = {
     "width",
     "display",
 }
-STYLES = {
-    "source": "margin:0 0 24px;color:#8c8c8c;font-size:14px;line-height:1.6;",
-    "run": "margin:0;text-align:center;font-size:17px;line-height:2;color:#1f2937;letter-spacing:0.5px;",
-    "paragraph": "margin:24px 0;text-align:justify;font-size:16px;line-height:1.9;color:#374151;",
-    "slogan": "margin:28px 0;text-align:center;font-size:19px;font-weight:bold;line-height:1.8;color:#0b5cab;",
-    "figure": "color:#c0392b;font-weight:bold;",
+STYLES = {  # as nh3 writes them back (no final ';')
+    "source": "margin:0 0 24px;color:#8c8c8c;font-size:14px;line-height:1.6",
+    "run": "margin:0;text-align:center;font-size:17px;line-height:2;color:#1f2937;letter-spacing:0.5px",
+    "paragraph": "margin:24px 0;text-align:justify;font-size:16px;line-height:1.9;color:#374151",
+    "slogan": "margin:28px 0;text-align:center;font-size:19px;font-weight:bold;line-height:1.8;color:#0b5cab",
+    "figure": "color:#c0392b;font-weight:bold",
+    "runs": "margin:20px 0",
 }
 FIGURE = '<strong style="' + STYLES["figure"] + r'">\g<0></strong>'  # a replacement template for NUMBER.sub
-ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # text nodes; no digits, so NUMBER skips them
+# Text as nh3 writes it: markup escaped, no-break space named, NUL dropped, CR a line feed; no
+# replacement holds a digit, so NUMBER finds only the text's own figures.
+ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\xa0": "&nbsp;", "\0": None, "\r": "\n"})
 DIGEST_LIMIT = 120
 OPEN, CLOSE = '<section style="padding:0 8px;">', "</section>"
 
@@ -63,9 +68,9 @@ def article(blocks: tuple[Block, ...], body: str | None = None) -> Article:
 
 @functools.lru_cache(maxsize=4096)
 def block_html(block: Block) -> str:
-    """One block's part of the body, sanitized on its own (the parts are balanced, so the body is
-    their concatenation); empty for the title and headline, which WeChat shows as the title."""
-    return "" if block.kind in ("title", "headline") else sanitize(_block_html(block))
+    """One block's part of the body, already as nh3 would leave it (the parts are balanced, so the
+    body is their concatenation); empty for the title and headline, which WeChat shows as the title."""
+    return "" if block.kind in ("title", "headline") else _block_html(block)
 
 
 def sanitize(html: str) -> str:
@@ -89,14 +94,14 @@ def _block_html(block: Block) -> str:
     mark = _escape if block.kind == "source" else _figures
     if block.kind == "run":
         lines = "".join(f'<p style="{style}">{mark(line)}</p>' for line in block.lines)
-        return f'<section style="margin:20px 0;">{lines}</section>'
-    return f'<p style="{style}">{"<br/>".join(map(mark, block.lines))}</p>'
+        return f'<section style="{STYLES["runs"]}">{lines}</section>'
+    return f'<p style="{style}">{"<br>".join(map(mark, block.lines))}</p>'
 
 
 def _escape(line: str) -> str:
-    return line.translate(ESCAPE)
+    return line.replace("\r\n", "\n").translate(ESCAPE)
 
 
 def _figures(line: str) -> str:
     """The line escaped, with every figure in it set in the figure style."""
-    return NUMBER.sub(FIGURE, line.translate(ESCAPE))
+    return NUMBER.sub(FIGURE, _escape(line))

@@ -65,8 +65,7 @@ SPECS: dict[str, ChannelSpec] = {
 }
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One channel variant to compose: the channel, its language, and whether images go with it."""
 
     name: str

@@ -114,9 +114,10 @@ def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[i
     steps = _steps_to_fit(weights, excess, order)
     if steps < 0:
         return None
-    excess -= sum(weights[index] for index in order[:steps])
-    gone = set(order[:steps])
-    for index in reversed(order[: steps - 1]):
+    drops = order[:steps]
+    excess -= sum(weights[index] for index in drops)
+    gone = set(drops)
+    for index in reversed(drops[:-1]):
         if excess + weights[index] <= 0:
             excess += weights[index]
             gone.discard(index)

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import html as html_lib
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import compose, config, facts, templating
+from pipeline.compose import article
 from pipeline.compose.blocks import parse
 from pipeline.errors import ComposeError
+from pipeline.model import Block
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_TYPES = ("outbox", "wechat", "weibo", "x", "mastodon", "bluesky", "telegram", "facebook", "linkedin", "webhook")
@@ -115,3 +120,34 @@ def test_filters() -> None:
         env.from_string("{{ 11 | ordinal }} {{ 22 | ordinal }} {{ 113 | ordinal }}").render(lang="en")
         == "11th 22nd 113th"
     )
+
+
+LINES = st.lists(st.text(st.characters(blacklist_categories=["Cs"]), min_size=1), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["source", "run", "paragraph", "slogan"]), LINES)
+def test_article_html_is_what_the_sanitizer_keeps(kind: str, lines: list[str]) -> None:
+    """block_html does not run nh3 on every new block: it writes what nh3 would leave unchanged."""
+    html = article.block_html(Block(kind, tuple(lines)))
+    assert article.sanitize(html) == html
+
+
+@settings(max_examples=200, deadline=None)
+@given(LINES)
+def test_article_html_shows_the_text_and_nothing_else(lines: list[str]) -> None:
+    """Whatever the text holds (markup, entities, quotes), the article shows it as text, each figure
+    in the figure style (but NUL, which HTML text may not hold, and CR, which it reads as LF)."""
+    html = article.block_html(Block("paragraph", tuple(lines)))
+    tags = {m[1].lower() for m in re.finditer(r"<(/?\w+)", html)}
+    assert tags <= {"p", "/p", "br", "strong", "/strong"}
+    texts = [line.replace("\0", "").replace("\r\n", "\n").replace("\r", "\n") for line in lines]
+    assert html_lib.unescape(re.sub(r"<[^>]*>", "", html)) == "".join(texts)
+    figures = re.findall(r"<strong [^>]*>([^<]*)</strong>", html)
+    assert figures == [figure for text in texts for figure in re.findall(r"\d+(?:[.,]\d+)*", text)]
+
+
+def test_article_figures_are_set_in_the_figure_style() -> None:
+    html = article.block_html(Block("paragraph", ("Trade with 220+ partners & <b>1,234</b> firms",)))
+    assert html.count('<strong style="color:#c0392b;font-weight:bold">') == 2
+    assert "&amp; &lt;b&gt;<strong" in html
