@@ -101,10 +101,13 @@ class Block:
     _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:  # blocks key the per-block count caches: hash them once
-        object.__setattr__(self, "_hash", hash((self.kind, self.lines, self.optional, self.width)))
+        object.__setattr__(self, "_hash", hash(self.__reduce__()[1]))
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __reduce__(self) -> tuple[type[Block], tuple[Any, ...]]:  # a string's hash is per process
+        return Block, (self.kind, self.lines, self.optional, self.width)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import html as html_lib
+import os
+import pickle
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,14 @@ def test_article_figures_are_set_in_the_figure_style() -> None:
     html = article.block_html(Block("paragraph", ("Trade with 220+ partners & <b>1,234</b> firms",)))
     assert html.count('<strong style="color:#c0392b;font-weight:bold">') == 2
     assert "&amp; &lt;b&gt;<strong" in html
+
+
+def test_a_block_pickled_in_another_process_hashes_as_here() -> None:
+    """Block keeps its hash: one made where strings hash otherwise must not bring that hash along."""
+    code = "import pickle, sys; from pipeline.model import Block; "
+    code += "sys.stdout.buffer.write(pickle.dumps(Block('run', ('a',), 1)))"
+    seed = str(int(os.environ.get("PYTHONHASHSEED", "0") or 0) + 1)
+    made = subprocess.run(
+        [sys.executable, "-c", code], env=os.environ | {"PYTHONHASHSEED": seed}, capture_output=True, check=True
+    )
+    assert hash(pickle.loads(made.stdout)) == hash(Block("run", ("a",), 1))
