@@ -8,6 +8,7 @@ the count and the limit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -109,6 +110,7 @@ class _Counted(NamedTuple):
     blocks: tuple[Block, ...]
     text: str
     post: Article | None
+    commentary: str | None  # LinkedIn's text as sent, escaped
     counts: list[tuple[counting.TextLimit, int]]
     invalid: list[str]
 
@@ -129,29 +131,40 @@ class _Counted(NamedTuple):
 
 
 def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
-    post = article(blocks) if target.config.type == "wechat" else None
-    return _counted(target, blocks, plain_text(blocks), post)
+    kind, text = target.config.type, _linked(target, plain_text(blocks))
+    post = article(blocks) if kind == "wechat" else None
+    return _counted(target, blocks, text, post, _commentary(text) if kind == "linkedin" else None)
 
 
 def _count_kept(target: Target, draft: Draft, gone: set[int]) -> _Counted:
-    """_count of the blocks not `gone`, from the draft's pieces."""
-    blocks = draft.kept(gone)
-    post = article(blocks, draft.join(block_html, gone, "")) if target.config.type == "wechat" else None
-    return _counted(target, blocks, draft.text(gone), post)
+    """_count of the blocks not `gone`, from the draft's pieces. LinkedIn's escape is local (a '#'
+    after a paragraph break is after whitespace, as at the start), so its text is a join too."""
+    kind, blocks = target.config.type, draft.kept(gone)
+    post = article(blocks, draft.join(block_html, gone, "")) if kind == "wechat" else None
+    commentary = None
+    if kind == "linkedin":
+        commentary = _linked(target, draft.join(fitting.linkedin_text, gone), _commentary)
+    return _counted(target, blocks, _linked(target, draft.text(gone)), post, commentary)
 
 
-def _counted(target: Target, blocks: tuple[Block, ...], text: str, post: Article | None) -> _Counted:
-    """The blocks as sent (the channel's link ends the text), counted exactly."""
+def _linked(target: Target, text: str, form: Callable[[str], str] = str) -> str:
+    """The text with the channel's link after it, if it has one (`form` applied to the link's part)."""
+    return f"{text}{form(SEPARATOR + target.config.link)}" if target.config.link else text
+
+
+def _counted(
+    target: Target, blocks: tuple[Block, ...], text: str, post: Article | None, commentary: str | None
+) -> _Counted:
+    """The blocks as sent, counted exactly."""
     kind = target.config.type
-    text = f"{text}{SEPARATOR}{target.config.link}" if target.config.link else text
     counts = [
         (limit, limit.counter(value))
-        for field, value in _fields(target, text, post)
+        for field, value in _fields(target, text, post, commentary)
         for limit in counting.LIMITS.get(kind, ())
         if limit.field == field
     ]
     invalid = counting.x_valid_chars(text) if kind == "x" else []
-    return _Counted(target, blocks, text, post, counts, invalid)
+    return _Counted(target, blocks, text, post, commentary, counts, invalid)
 
 
 def _over(counted: _Counted) -> list[str]:
@@ -164,11 +177,11 @@ def _field(target: Target) -> str | None:
     return spec.caption_field if target.with_cards and spec.caption_field else spec.text_field
 
 
-def _fields(target: Target, text: str, post: Article | None) -> list[tuple[str, str]]:
+def _fields(target: Target, text: str, post: Article | None, commentary: str | None) -> list[tuple[str, str]]:
     if post is not None:
         return [("title", post.title), ("digest", post.digest), ("content", post.html)]
-    if target.config.type == "linkedin":
-        return [("commentary", _commentary(text))]
+    if commentary is not None:
+        return [("commentary", commentary)]
     field = _field(target)
     return [(field, text)] if field else []
 
@@ -182,8 +195,8 @@ def _extra(counted: _Counted) -> dict[str, Any]:
     extra: dict[str, Any] = {"counts": counts}
     if kind == "bluesky":
         extra["facets"] = facets.bluesky_facets(text)
-    if kind == "linkedin":
-        extra["commentary"] = _commentary(text)
+    if counted.commentary is not None:
+        extra["commentary"] = counted.commentary
     if kind == "webhook":
         extra["blocks"] = [{"kind": b.kind, "lines": list(b.lines)} for b in counted.blocks]
     return extra

@@ -90,8 +90,10 @@ class CountBudget:
         Weights are never negative, so every total falls as blocks go: all fit from the step where the
         last of them, on its own, fits.
         """
+        if not self.weights:  # no limit that could bind
+            return set()
         excess = [total - room for total, room in zip(self.totals, self.room, strict=True)]
-        if max(excess, default=0) <= 0:
+        if max(excess) <= 0:
             return set()
         if len(excess) == 1:  # the usual case: one limit, so plain integers
             return _drop_search(self.weights[0], excess[0], order)

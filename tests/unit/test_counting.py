@@ -541,6 +541,14 @@ def test_no_code_point_weighs_more_than_per_char(text: str) -> None:
             assert limit.units(text) <= limit.per_char * len(text), limit
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MIXED, st.text()), st.one_of(MIXED, st.text()))
+def test_linkedin_escape_is_local_to_paragraphs(a: str, b: str) -> None:
+    """A variant's LinkedIn text is joined from its paragraphs' escaped texts (channels._count_kept)."""
+    escape = counting.linkedin_escape
+    assert escape(a + "\n\n" + b, keep_hashtags=True) == escape(a, True) + "\n\n" + escape(b, True)
+
+
 def test_only_counts_with_urls_have_no_per_char_bound() -> None:
     assert {limit.channel_type for limit in ALL_LIMITS if limit.per_char is None} == {"x", "mastodon"}
 
