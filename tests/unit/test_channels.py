@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import compose, config, facts, templating
-from pipeline.compose import counting, fitting
+from pipeline.compose import channels, counting, fitting
 from pipeline.compose.blocks import parse
 from pipeline.compose.breaker_zh import NO_END, NO_START
 from pipeline.compose.channels import Target, variant
@@ -134,3 +134,25 @@ def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
         return made
 
     assert fitting.fit(blocks, budget()) == fitting.fit(blocks, _Stepwise(budget()))
+
+
+@pytest.mark.parametrize("v", [v for v in EXAMPLE if v.type == "linkedin"], ids=lambda v: v.lang)
+def test_linkedin_commentary_is_the_text_escaped(v: Variant) -> None:
+    """Composing joins the commentary from escaped blocks; it must be the whole text escaped."""
+    assert v.extra["commentary"] == counting.linkedin_escape(v.text, keep_hashtags=True)
+
+
+def test_the_quick_fit_gives_what_counting_whole_texts_gives() -> None:
+    """Each example variant, fitted on per-block sums from a Draft, equals the one the exact search
+    (whole texts counted for every candidate) gives."""
+    project = config.Project(REPO)
+    cfg = config.load(project)
+    job = cfg.jobs["shenyang-profile"]
+    fact_set = facts.load_all(job.facts, project)
+    env = templating.environment((REPO / "templates").resolve())
+    for lang in ("en", "zh"):
+        blocks = compose.post_blocks(env, job.post, fact_set, lang, "id")
+        for name in job.channels:
+            target = Target(name, cfg.channels[name], lang, True, "t")
+            exact = channels._count(target, channels._fit_exactly(target, blocks)).variant()
+            assert variant(target, Draft(blocks)).to_json() == exact.to_json(), name
