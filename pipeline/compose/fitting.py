@@ -166,11 +166,6 @@ def measures(kind: str, field: str | None, link: str | None) -> tuple[Measure, .
 def fit(blocks: tuple[Block, ...], budget: Budget) -> tuple[Block, ...] | None:
     """The kept blocks, in their order, or None when even dropping every optional block is not enough."""
     steps = list(drop_order(blocks))
-    if isinstance(budget, CountBudget):
-        gone = budget.dropped(steps)
-        if not gone:
-            return None if gone is None else blocks
-        return tuple(b for i, b in enumerate(blocks) if i not in gone)
     dropped: list[int] = []
     while not budget.fits():
         if not steps:

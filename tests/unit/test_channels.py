@@ -15,7 +15,7 @@ from pipeline.compose import channels, counting, fitting
 from pipeline.compose.blocks import parse
 from pipeline.compose.breaker_zh import NO_END, NO_START
 from pipeline.compose.channels import Target, variant
-from pipeline.compose.draft import Draft
+from pipeline.compose.draft import Draft, drop_order
 from pipeline.config import ChannelConfig
 from pipeline.errors import ComposeError
 from pipeline.model import Block, Variant
@@ -102,19 +102,6 @@ def test_weighted_x_count_is_used_for_chinese() -> None:
         variant(_target("x"), blocks)
 
 
-class _Stepwise:
-    """A CountBudget driven one keep() at a time: the reference for CountBudget.dropped()."""
-
-    def __init__(self, budget: fitting.CountBudget) -> None:
-        self.budget = budget
-
-    def fits(self) -> bool:
-        return self.budget.fits()
-
-    def keep(self, index: int, kept: bool) -> None:
-        self.budget.keep(index, kept)
-
-
 @given(
     st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.none() | st.integers(1, 4)), max_size=14),
     st.integers(0, 400),
@@ -133,7 +120,9 @@ def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
         made.totals = [sum(weights) for weights in made.weights]
         return made
 
-    assert fitting.fit(blocks, budget()) == fitting.fit(blocks, _Stepwise(budget()))
+    gone = budget().dropped(drop_order(blocks))
+    quick = None if gone is None else Draft(blocks).kept(gone)
+    assert quick == fitting.fit(blocks, budget())  # the stepwise search, one keep() at a time
 
 
 @pytest.mark.parametrize("v", [v for v in EXAMPLE if v.type == "linkedin"], ids=lambda v: v.lang)
