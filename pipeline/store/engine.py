@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 # busy_timeout first: every later statement may wait for another process's lock
 SQLITE_PRAGMAS = ("busy_timeout=60000", "synchronous=FULL", "foreign_keys=ON")
+WAL_WAIT = 60.0  # seconds, as busy_timeout
 
 
 def create(url: str) -> sa.Engine:
@@ -29,10 +32,21 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     for pragma in SQLITE_PRAGMAS:
         dbapi_connection.execute(f"PRAGMA {pragma}")
-    # WAL is kept in the file: switch only a new database (the switch needs the file to itself, which
-    # processes starting together on one new file would otherwise contend for)
-    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    _use_wal(dbapi_connection)
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """Switch a new database to WAL (the file keeps it, so an existing one is left alone). The switch
+    needs the file to itself and SQLite answers "locked" at once rather than wait for busy_timeout,
+    so a process starting beside another that holds the file tries again until WAL_WAIT is over."""
+    deadline = time.monotonic() + WAL_WAIT
+    while dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:

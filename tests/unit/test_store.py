@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import pytest
 
 from pipeline.errors import InvalidTransition, NotFound
 from pipeline.model import DeliveryStatus, PostStatus, Receipt, Variant
-from pipeline.store import Store
+from pipeline.store import Store, engine
 
 NOW = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=5)
@@ -152,3 +153,33 @@ def test_a_database_from_before_migrations_is_upgraded_with_its_posts(database_u
     store.create_tables()  # and again: nothing left to do
     [post] = store.posts()
     assert post.title == "old post" and store.paused() == {} and store.token("wechat") is None
+
+
+class _Contended:
+    """A new SQLite file that another process holds while this one tries to switch it to WAL."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals, self.mode = refusals, "delete"
+
+    def execute(self, sql: str) -> _Contended:
+        if sql == "PRAGMA journal_mode=WAL":
+            if self.refusals:
+                self.refusals -= 1
+                raise sqlite3.OperationalError("database is locked")
+            self.mode = "wal"
+        return self
+
+    def fetchone(self) -> tuple[str]:
+        return (self.mode,)
+
+
+def test_the_wal_switch_waits_for_a_process_holding_a_new_file() -> None:
+    contended = _Contended(refusals=3)
+    engine._use_wal(contended)
+    assert contended.mode == "wal" and contended.refusals == 0
+
+
+def test_the_wal_switch_gives_up_after_its_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "WAL_WAIT", 0.0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        engine._use_wal(_Contended(refusals=1_000_000))
