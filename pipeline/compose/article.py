@@ -9,7 +9,6 @@ are set in bold colour.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import nh3
@@ -17,6 +16,7 @@ import nh3
 from ..model import Block
 from ..templating.state import NUMBER
 from .blocks import title
+from .memo import Memo
 
 TAGS = {"section", "p", "span", "strong", "em", "br", "img", "blockquote", "h2", "h3"}
 ATTRIBUTES = {"*": {"style"}, "img": {"src", "alt", "data-src", "style"}}
@@ -66,7 +66,7 @@ def article(blocks: tuple[Block, ...], body: str | None = None) -> Article:
     return Article(title=title(blocks), digest=digest(blocks), html=f"{OPEN}{body}{CLOSE}")
 
 
-@functools.lru_cache(maxsize=4096)
+@Memo
 def block_html(block: Block) -> str:
     """One block's part of the body, already as nh3 would leave it (the parts are balanced, so the
     body is their concatenation); empty for the title and headline, which WeChat shows as the title."""

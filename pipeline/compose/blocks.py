@@ -16,6 +16,7 @@ import re
 
 from ..errors import ComposeError, Problem
 from ..model import Block
+from .memo import Memo
 
 KINDS = ("title", "headline", "source", "run", "paragraph", "slogan")
 ATTRIBUTES = {"optional": int, "width": float}
@@ -94,7 +95,7 @@ def plain_text(blocks: tuple[Block, ...]) -> str:
     return SEPARATOR.join(filter(None, map(block_text, blocks)))
 
 
-@functools.lru_cache(maxsize=8192)
+@Memo
 def block_text(block: Block) -> str:
     """A block's share of the plain text (the title block has none: it is not part of the text)."""
     return "" if block.kind == "title" else "\n".join(block.lines)

@@ -7,12 +7,13 @@ kept blocks' pieces.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
 from ..model import Block
 from .blocks import SEPARATOR, block_text
+from .memo import Memo
 
-Piece = Callable[[Block], str]
+Piece = Memo[Block, str]
 
 
 class Draft:
@@ -30,7 +31,7 @@ class Draft:
     def pieces(self, piece: Piece) -> tuple[str, ...]:
         found = self._pieces.get(piece)
         if found is None:
-            found = self._pieces[piece] = tuple(map(piece, self.blocks))
+            found = self._pieces[piece] = tuple(piece.many(self.blocks))
         return found
 
     def length(self, piece: Piece, separator: int) -> int:

@@ -3,7 +3,7 @@
 Blocks are dropped, lowest number first (the later of equals first), until the post fits; then each
 dropped block is given back, highest number first, if it still fits. Every limit's count is
 additive over blocks (`TextLimit.units`), so the search keeps running sums of per-block counts
-(cached across channels and posts, keyed by the piece's text) instead of recounting whole texts.
+(remembered across channels and posts, keyed by the piece's text) instead of recounting whole texts.
 The caller counts the chosen blocks exactly once more; should that ever disagree, it searches again
 with an ExactBudget.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..model import Block
@@ -20,17 +20,12 @@ from . import counting
 from .article import CLOSE, OPEN, block_html
 from .blocks import SEPARATOR, block_text
 from .draft import Draft, drop_order
+from .memo import Memo
 
 
-@functools.lru_cache(maxsize=8192)
+@Memo
 def linkedin_text(block: Block) -> str:
     return counting.linkedin_escape(block_text(block), keep_hashtags=True)
-
-
-@functools.lru_cache(maxsize=32768)
-def count_of(counter: Callable[[str], int], text: str) -> int:
-    """counter(text), remembered: pieces and whole texts recur across channels and posts."""
-    return counter(text)
 
 
 class Budget(Protocol):
@@ -42,12 +37,24 @@ class Budget(Protocol):
 
 @dataclass(frozen=True, eq=False)  # one object per channel type (measures() is cached): hashed by identity
 class Measure:
-    """One limit over a field made of per-block pieces, `separator` between pieces, `base` around them."""
+    """One limit over a field made of per-block pieces, `separator` between pieces, `base` around them.
+
+    `weigh(piece)` is a piece's share of the count (its units and one separator; nothing for an empty
+    piece), remembered across channels and posts, and `room` the most those shares may add up to.
+    """
 
     limit: counting.TextLimit
-    piece: Callable[[Block], str]
+    piece: Memo[Block, str]
     separator: str = SEPARATOR
     base: str = ""
+    weigh: Memo[str, int] = field(init=False, repr=False)
+    room: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        units, scale = self.limit.units or self.limit.counter, self.limit.scale
+        gap = units(self.separator)
+        object.__setattr__(self, "weigh", Memo(lambda piece: units(piece) + gap if piece else 0, 16384))
+        object.__setattr__(self, "room", self.limit.limit * scale - units(self.base) + gap)
 
     def binds(self, draft: Draft) -> bool:
         """Whether the limit may bind: False when even `per_char` units for every code point fit."""
@@ -57,22 +64,17 @@ class Measure:
         most = draft.length(self.piece, len(self.separator)) + len(self.base)
         return per_char * most > limit.limit * limit.scale
 
-    def weights(self, draft: Draft) -> tuple[list[int], int]:
-        """Each block's share of the count (its piece and one separator; nothing for an empty piece),
-        and the room for those shares."""
-        units = self.limit.units or self.limit.counter
-        gap = count_of(units, self.separator)
-        weights = [count_of(units, piece) + gap if piece else 0 for piece in draft.pieces(self.piece)]
-        return weights, self.limit.limit * self.limit.scale - count_of(units, self.base) + gap
+    def weights(self, draft: Draft) -> list[int]:
+        return self.weigh.many(draft.pieces(self.piece))
 
 
 class CountBudget:
     """Counts kept as running sums of per-block weights: adding or removing a block is arithmetic."""
 
     def __init__(self, draft: Draft, measures: tuple[Measure, ...]) -> None:
-        found = [measure.weights(draft) for measure in measures if measure.binds(draft)]
-        self.weights = [weights for weights, _ in found]
-        self.room = [room for _, room in found]
+        binding = [measure for measure in measures if measure.binds(draft)]
+        self.weights = [measure.weights(draft) for measure in binding]
+        self.room = [measure.room for measure in binding]
         self.totals = [sum(weights) for weights in self.weights]
 
     def fits(self) -> bool:

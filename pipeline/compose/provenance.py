@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable
 
 from ..errors import ComposeError, Problem
 from ..model import Block, Fact, FactSet, Source
 from ..templating.state import PostState, number_tokens
+from .memo import Memo
 
 
 def fact_numbers(fact_set: FactSet) -> set[str]:
@@ -32,7 +32,7 @@ def _fact_numbers(fact: Fact) -> frozenset[str]:
 _BY_FACT: dict[int, tuple[Fact, frozenset[str]]] = {}
 
 
-@functools.lru_cache(maxsize=8192)
+@Memo
 def _block_numbers(block: Block) -> frozenset[str]:
     """The numbers in a block's lines (blocks recur from post to post: see blocks.parse)."""
     return _numbers(block.lines)
@@ -64,7 +64,7 @@ def _date_texts(day: dt.date | None) -> Iterable[str]:
 
 def check(blocks: tuple[Block, ...], state: PostState, template: str) -> None:
     """Fail naming each number that neither the facts nor a filter nor a literal vouches for."""
-    if all(_block_numbers(block) <= state.numbers for block in blocks):
+    if state.numbers.issuperset(frozenset().union(*_block_numbers.many(blocks))):
         return
     problems = [
         Problem(template, 0, f"the number {number} in {line!r} comes from no fact (mark it with literal() if intended)")

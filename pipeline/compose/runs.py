@@ -9,20 +9,25 @@ from collections.abc import Collection
 
 from ..model import Block
 from .breaker import break_lines
+from .memo import Memo
 
 WIDTH = {"en": 40.0, "zh": 16.0}  # characters; a Han character counts one, a Latin one half
 
 
 def break_runs(blocks: tuple[Block, ...], lang: str, protect: Collection[str] = ()) -> tuple[Block, ...]:
-    keep = tuple(sorted(protect))
-    return tuple(_as_posted(block, lang, keep) for block in blocks)
+    return tuple(_posting(lang, tuple(sorted(protect))).many(blocks))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=64)
+def _posting(lang: str, protect: tuple[str, ...]) -> Memo[Block, Block]:
+    """Blocks as posted in one language with these protected phrases, remembered, so that equal
+    blocks of later posts come back as the same object and every per-block memo after this one is hit
+    by identity."""
+    return Memo(functools.partial(_as_posted, lang=lang, protect=protect))
+
+
 def _as_posted(block: Block, lang: str, protect: tuple[str, ...]) -> Block:
-    """The block as posted: a run broken into short lines, any other block as it is. Cached, so that
-    equal blocks of later posts come back as the same object and every per-block cache after this
-    one is hit by identity."""
+    """The block as posted: a run broken into short lines, any other block as it is."""
     if block.kind != "run":
         return block
     width = block.width or WIDTH[lang]

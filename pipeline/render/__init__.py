@@ -68,8 +68,10 @@ def encode_card(
     budget: int | None = None,
 ) -> tuple[Encoded, str]:
     """A card's bytes (with the format, quality and size chosen) and its alt text, not stored."""
-    image, alt = card_image(template, context, size, env)
-    return encode_within(image, format, budget, card_label(template, context, size)), alt
+    require_raqm()
+    layout = layout_card(template, context, size, env)
+    label = card_label(template, context, size)
+    return encode_within(draw_card(layout), format, budget, label, drawn=layout), layout.alt
 
 
 def card_image(

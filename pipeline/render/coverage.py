@@ -90,9 +90,16 @@ def lookup(path: Path) -> frozenset[int] | None:
             return None
     except OSError:
         return None
-    return codepoints(entry["spans"])
+    return _shared_codepoints(tuple(entry["spans"]))
+
+
+@cache
+def _shared_codepoints(flat: tuple[int, ...]) -> frozenset[int]:
+    """codepoints(), made once for faces that cover the same (a regular face and its bold)."""
+    return codepoints(list(flat))
 
 
 def forget() -> None:
     """Read coverage.json again on the next lookup (after it was rewritten)."""
     _records.cache_clear()
+    _shared_codepoints.cache_clear()

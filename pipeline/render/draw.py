@@ -20,10 +20,10 @@ from __future__ import annotations
 import io
 import math
 import struct
-import zlib
 from collections.abc import Iterable, Sequence
 
-from PIL import Image, ImageChops, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
+from zlib_ng import zlib_ng
 
 from . import emoji, fonts
 from .cache import LRU
@@ -33,7 +33,7 @@ from .template import BackgroundLayer, Gradient
 
 SUPERSAMPLE = 4  # corners of rounded shapes are drawn this much larger, then reduced
 SCALE = 8  # gradients are computed on a grid this much coarser
-PNG_LEVEL = 6  # zlib level; rows are stored unfiltered (see encode_png)
+PNG_LEVEL = 7  # zlib-ng level; rows are stored unfiltered (see encode_png)
 PNG_BAND = 64  # rows taken from the image at a time while encoding
 MB = 1 << 20
 
@@ -210,7 +210,9 @@ def encode_png(image: Image.Image, *, level: int = PNG_LEVEL) -> bytes:
     stream at `level`. Cards are flat colours, gradients and text, whose rows repeat, so deflate
     does better on raw rows than on Pillow's per-row adaptive filters, and skipping the filter
     search halves the time (on the example cards: 7% smaller, 1.8x faster than Pillow at level 6).
-    Other modes go through Pillow. The same pixels always give the same bytes.
+    The stream is zlib-ng's: at level 7 it is 1.6x faster than zlib at 6 for about the same size
+    (the stat card 1% smaller, the 40 example cards 0.5% larger). Other modes go through Pillow.
+    The same pixels always give the same bytes (with the same zlib-ng build, as with zlib).
     """
     colour_type = {"L": 0, "RGB": 2, "RGBA": 6}.get(image.mode)
     if colour_type is None:
@@ -219,13 +221,12 @@ def encode_png(image: Image.Image, *, level: int = PNG_LEVEL) -> bytes:
         return buffer.getvalue()
     width, height = image.size
     stride = width * len(image.getbands())
-    compressor = zlib.compressobj(level)
+    compressor = zlib_ng.compressobj(level)
     parts = []
     for top in range(0, height, PNG_BAND):  # a band at a time: no full-size copy of the pixels
         band = memoryview(image.crop((0, top, width, min(height, top + PNG_BAND))).tobytes())
-        for row in range(len(band) // stride):
-            parts.append(compressor.compress(b"\0"))
-            parts.append(compressor.compress(band[row * stride : (row + 1) * stride]))
+        rows = (band[start : start + stride] for start in range(0, len(band), stride))
+        parts.append(compressor.compress(b"\0" + b"\0".join(rows)))  # filter type 0 before every row
     parts.append(compressor.flush())
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return b"".join(
@@ -234,7 +235,7 @@ def encode_png(image: Image.Image, *, level: int = PNG_LEVEL) -> bytes:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib_ng.crc32(kind + data))
 
 
 def paint_background(image: Image.Image, layer: BackgroundLayer) -> None:
@@ -303,6 +304,8 @@ def paint_image(image: Image.Image, box: ImageBox) -> None:
     picture, (dx, dy) = fitted_picture(box)
     alpha = picture.getchannel("A")
     if box.radius or box.opacity < 1:
+        from PIL import ImageChops  # pictures are rare: not imported for every process
+
         alpha = ImageChops.multiply(alpha, rounded_mask(picture.size, box.radius, round(255 * box.opacity)))
     image.paste(picture.convert("RGB"), (box.rect.x + dx, box.rect.y + dy), alpha)
 
@@ -313,6 +316,8 @@ def fitted_picture(box: ImageBox) -> tuple[Image.Image, tuple[int, int]]:
     key = (box.path, box.stamp, box.rect.w, box.rect.h, box.fit, box.focus)
     fitted = PICTURES.get(key)
     if fitted is None:
+        from PIL import ImageOps  # not imported for cards without pictures
+
         with Image.open(box.path) as source:
             fitted = PICTURES.put(key, _fit_picture(ImageOps.exif_transpose(source).convert("RGBA"), box))
     return fitted

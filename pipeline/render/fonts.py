@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Set
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import ImageFont, features
 
@@ -50,8 +50,7 @@ _HAN_FROM = min(first for first, _ in HAN)
 Box = tuple[int, int, int, int]
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """Text drawn in one face, `dx` whole pixels after the line's origin."""
 
     text: str
@@ -59,8 +58,7 @@ class Run:
     dx: int = 0
 
 
-@dataclass(frozen=True)
-class Shaped:
+class Shaped(NamedTuple):
     """A line of text split into runs, with its bounding box relative to the baseline origin."""
 
     runs: tuple[Run, ...]

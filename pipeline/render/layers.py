@@ -9,8 +9,7 @@ Field names and defaults are those of the schema (see template.py for the format
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Localized = str | dict[str, str]
 Box = tuple[float, float, float, float]
@@ -27,22 +26,19 @@ def parse_colour(text: str) -> tuple[int, int, int, int]:
     return r, g, b, a
 
 
-@dataclass(frozen=True)
-class Gradient:
+class Gradient(NamedTuple):
     angle: float = 180.0  # CSS degrees: 0 points up, 90 right, 180 down
     stops: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class BackgroundLayer:
+class BackgroundLayer(NamedTuple):
     color: str | None = None
     gradient: Gradient | None = None
     image: str | None = None  # cover-fit to the canvas, cropped around `focus`
     focus: Focus = (0.5, 0.5)
 
 
-@dataclass(frozen=True)
-class ImageLayer:
+class ImageLayer(NamedTuple):
     src: str
     box: Box = (0.0, 0.0, 1.0, 1.0)
     frame: str = "canvas"
@@ -52,8 +48,7 @@ class ImageLayer:
     opacity: float = 1.0
 
 
-@dataclass(frozen=True)
-class ShapeLayer:
+class ShapeLayer(NamedTuple):
     box: Box
     color: str
     shape: str = "rect"
@@ -62,8 +57,7 @@ class ShapeLayer:
     opacity: float = 1.0
 
 
-@dataclass(frozen=True)
-class TextLayer:
+class TextLayer(NamedTuple):
     name: str
     text: Localized
     color: str

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 
@@ -34,6 +34,7 @@ from .template import (
 )
 
 RGBA = tuple[int, int, int, int]
+Attempt = tuple[list[Shaped], str]  # the lines shaped at one size and "", or [] and why they do not fit
 NO_START = frozenset("，。！？、；：”’）》」』】〕〉…%·.,!?;:)]}")
 NO_END = frozenset("“‘（《「『【〔〈([{")
 WORD = re.compile(r"[0-9A-Za-z\u00C0-\u024F]+(?:[-.,:/'’+][0-9A-Za-z\u00C0-\u024F]+)*")
@@ -41,8 +42,7 @@ COMPILED: LRU[tuple[jinja2.Environment, str], jinja2.Template] = LRU("layout.fie
 FITTED: LRU[tuple[Any, ...], TextBlock] = LRU("layout.fitted", max_items=2048)
 
 
-@dataclass(frozen=True)
-class Rect:
+class Rect(NamedTuple):
     x: int
     y: int
     w: int
@@ -60,8 +60,7 @@ class Rect:
         return self.x <= box[0] and self.y <= box[1] and box[2] <= self.right and box[3] <= self.bottom
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """A shaped line whose baseline origin is at (x, baseline)."""
 
     shaped: Shaped
@@ -101,15 +100,13 @@ class TextBlock:
         return self.name, self.box, self.size, self.lang, self.color, self.lines, self.opacity
 
 
-@dataclass(frozen=True)
-class ShapeBox:
+class ShapeBox(NamedTuple):
     rect: Rect
     radius: int
     color: RGBA
 
 
-@dataclass(frozen=True)
-class ImageBox:
+class ImageBox(NamedTuple):
     """A picture placed in pixels; `stamp` (modification time, byte size) keys caches to the file's content."""
 
     rect: Rect
@@ -124,15 +121,13 @@ class ImageBox:
 Item = BackgroundLayer | ShapeBox | ImageBox | TextBlock
 
 
-@dataclass(frozen=True)
-class CardLayout:
+class CardLayout(NamedTuple):
     size: tuple[int, int]
     items: tuple[Item, ...]
     alt: str
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """An unbreakable piece of text; `space` says a space separates it from the one before."""
 
     text: str
@@ -266,23 +261,52 @@ def _fit_settings(layer: TextLayer) -> tuple[object, ...]:
 def _fit(template_name: str, layer: TextLayer, text: str, box: Rect, unit: int, lang: str) -> TextBlock:
     low = max(1, math.ceil(layer.min_size * unit))
     high = max(low, math.floor(layer.max_size * unit))
-    lines, reason = attempt(layer, text, box, low, lang)
+
+    def at(size: int) -> Attempt:
+        return attempt(layer, text, box, size, lang)
+
+    size, lines, reason = largest_fitting(at, low, high, lambda: estimate(layer, text, box, high, lang))
     if reason:
         raise TextDoesNotFit(template_name, layer.name, f"at the smallest size ({low}px) {reason}")
-    size = low
-    while low < high:  # invariant: `size` fits; look for a larger one in (low, high]
-        middle = (low + high + 1) // 2
-        candidate, reason = attempt(layer, text, box, middle, lang)
-        if reason:
-            high = middle - 1
-        else:
-            low, size, lines = middle, middle, candidate
     placed = place_lines(lines, layer, box, size)
     colour = rgba(layer.color, layer.opacity)
     return TextBlock(layer.name, box, size, lang, colour, placed, round(255 * layer.opacity))
 
 
-def attempt(layer: TextLayer, text: str, box: Rect, size: int, lang: str) -> tuple[list[Shaped], str]:
+def largest_fitting(
+    at: Callable[[int], Attempt], low: int, high: int, guess: Callable[[], int]
+) -> tuple[int, list[Shaped], str]:
+    """The largest size in [low, high] at which `at` fits the text, with its lines; or `low` and the
+    reason it does not fit there. `high` goes first (a short text fits at once); then sizes from
+    guess() on, stepping 1, 2, 4... sizes further the way the last one pointed, until the answer
+    lies between two sizes tried; then that range is halved. Assumes a size fits if a larger one does."""
+    lines, reason = at(high)
+    if not reason or low == high:
+        return high, lines, reason
+    fits, fails, best = low - 1, high, lines  # low - 1 (and no lines): no size found to fit yet
+    probe, step = guess(), 1
+    while fails - fits > 1:
+        probe = min(max(probe, fits + 1), fails - 1)
+        lines, reason = at(probe)
+        fits, fails, best = (fits, probe, best) if reason else (probe, fails, lines)
+        bracketed = low <= fits and fails < high  # the answer lies between two sizes tried
+        probe = (fits + fails) // 2 if bracketed else probe + (-step if reason else step)
+        step *= 2
+    return (fits, best, "") if fits >= low else (low, [], reason)
+
+
+def estimate(layer: TextLayer, text: str, box: Rect, size: int, lang: str) -> int:
+    """About the largest size that fits: widths and heights grow with the size, so each paragraph set
+    on one line at `size` tells how far to scale it to fit max_lines lines of the box."""
+    chain = fonts.faces(layer.font, layer.weight)
+    shaped = [fonts.shape(para, chain, lang, size) for para in text.split("\n")]
+    widths = [line.width for line in shaped]
+    top, bottom = extent(shaped, pitch(layer, size))
+    scale = min(box.w / max(1, *widths), box.w * layer.max_lines / max(1, sum(widths)), box.h / max(1, bottom - top))
+    return math.floor(size * scale)
+
+
+def attempt(layer: TextLayer, text: str, box: Rect, size: int, lang: str) -> Attempt:
     """The shaped lines at one size, or the reason they do not fit."""
     chain = fonts.faces(layer.font, layer.weight)
 

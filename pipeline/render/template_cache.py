@@ -17,10 +17,9 @@ import importlib.util
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 FORMAT = 1
 HERE = Path(__file__).resolve().parent
@@ -58,8 +57,7 @@ def _library_files() -> list[Path]:
     return files
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """Where one template's checked data goes: `tag` names the template (its path in the project),
     `key` its bytes and the checking code. A template has one file; a new key replaces the old."""
 

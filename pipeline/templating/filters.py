@@ -50,8 +50,17 @@ def format_decimal(value: int | float | Decimal, locale: str) -> str:
     return _babel_decimal(value, locale=locale)
 
 
-@functools.cache
+# What _grouping answers for the project's own locales, so that the first figure of a process does not
+# load babel's locale data (~12 ms); a test holds these to babel's answer.
+GROUP_SYMBOLS = {"en_US": ",", "zh_Hans_CN": ","}
+
+
 def _thousands(locale: str) -> str | None:
+    return GROUP_SYMBOLS[locale] if locale in GROUP_SYMBOLS else _grouping(locale)
+
+
+@functools.cache
+def _grouping(locale: str) -> str | None:
     """The locale's group symbol if its decimal pattern writes whole numbers as "#,##0" does, else None."""
     pattern = numbers.parse_pattern(Locale.parse(locale).decimal_formats[None])
     plain = pattern.grouping == (3, 3) and pattern.int_prec[0] == 1 and pattern.prefix[0] == pattern.suffix[0] == ""

@@ -17,7 +17,8 @@ from pipeline import compose, facts, templating
 from pipeline.compose.channels import SPECS
 from pipeline.errors import RenderError
 from pipeline.model import FactSet
-from pipeline.render import layout_card, load_card_template, render_card
+from pipeline.render import encode as encoding
+from pipeline.render import encode_card, layout_card, load_card_template, render_card
 from pipeline.render.draw import draw_card
 from pipeline.render.encode import (
     EXTENSIONS,
@@ -200,3 +201,15 @@ def test_the_memo_gives_back_the_same_encoding_and_stays_bounded(env: jinja2.Env
         other.putpixel((0, 0), (quality, 0, 0))
         encode(other, "png")
     assert len(MEMO) == MEMO_ITEMS
+
+
+def test_a_card_encoded_by_its_layout_is_the_same_and_needs_no_pixel_hash(
+    env: jinja2.Environment, fact_set: FactSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template, context = load_card_template(STAT), compose.context(fact_set, "zh")
+    by_pixels = encode_within(stat_image(env, fact_set, "zh", (900, 383)), "png")
+    MEMO.clear()
+    monkeypatch.setattr(encoding, "pixel_digest", lambda image: pytest.fail("hashed the pixels"))
+    first, alt = encode_card(template, context, (900, 383), env)
+    again, _ = encode_card(template, context, (900, 383), env, budget=1_000_000)
+    assert first == by_pixels and again.data is first.data and alt  # the same bytes, encoded once

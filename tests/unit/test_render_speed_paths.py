@@ -305,6 +305,24 @@ def test_the_lru_forgets_the_least_recently_used_first_by_count_and_by_bytes() -
     assert len(lru) == 0 and lru.stats().bytes == 0
 
 
+@pytest.mark.parametrize("guess", [-9, 9, 10, 23, 24, 25, 40, 59, 60, 61, 900])
+def test_the_fit_search_finds_the_largest_size_that_fits_from_any_guess(guess: int) -> None:
+    """largest_fitting() answers as a bisection of [10, 60] would, wherever its guess points; 9
+    stands for "nothing fits", which gives the reason at the smallest size."""
+    for answer in range(9, 61):
+        tried: list[int] = []
+
+        def at(size: int, answer: int = answer, tried: list[int] = tried) -> layout.Attempt:
+            tried.append(size)
+            return ([], f"{size} is too large") if size > answer else ([fonts.Shaped((), (0, 0, size, 0))], "")
+
+        size, lines, reason = layout.largest_fitting(at, 10, 60, lambda: guess)
+        assert (size, reason) == ((answer, "") if answer >= 10 else (10, "10 is too large"))
+        assert [line.width for line in lines] == ([answer] if answer >= 10 else [])
+        near = 3 if guess == answer else 5 if abs(guess - answer) == 1 else 14  # tries, with the largest size
+        assert len(tried) == len(set(tried)) and len(tried) <= near, tried
+
+
 def test_a_failing_field_still_names_its_file_and_line(env: jinja2.Environment, tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(

@@ -6,7 +6,6 @@ here uses its own project folder under tmp_path.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -184,8 +183,8 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "yaml")))
 def test_the_drawn_layers_have_the_checked_fields_and_defaults(kind: str) -> None:
     """layers.py restates schema.py without pydantic: the two must not drift apart."""
     checked = getattr(schema, kind).model_fields
-    drawn = {f.name: f for f in dataclasses.fields(getattr(layers, kind))}
-    assert set(checked) - {"type"} == set(drawn)
+    drawn = getattr(layers, kind)
+    assert set(checked) - {"type"} == set(drawn._fields)
     for name, spec in checked.items():
         if name != "type" and not spec.is_required():
-            assert drawn[name].default == spec.default, name
+            assert drawn._field_defaults[name] == spec.default, name

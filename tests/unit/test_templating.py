@@ -112,6 +112,11 @@ def test_whole_numbers_are_formatted_as_babel_formats_them(n: int, locale: str) 
     assert filters.format_decimal(n, locale) == numbers.format_decimal(n, locale=locale)
 
 
+@pytest.mark.parametrize("locale", sorted(filters.GROUP_SYMBOLS))
+def test_the_known_group_symbols_are_babels(locale: str) -> None:
+    assert filters.GROUP_SYMBOLS[locale] == filters._grouping(locale)
+
+
 def test_a_locale_grouping_otherwise_is_left_to_babel() -> None:
     assert filters.format_decimal(1234567, "hi_IN") == "12,34,567"
     assert filters.format_decimal(Decimal("1234.5"), "zh_Hans_CN") == "1,234.5"
