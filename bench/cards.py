@@ -14,7 +14,8 @@ Rows:
   - "encoder floor": the same encoder (encode_png) alone, again and again on one finished image;
   - "whole card (layout+raster+encode)": a new-figure card from context to PNG bytes; its ratio
     column is whole / floor, against the target of 1.3 (so here the ratio must not exceed 1.3);
-  - "first card after process start": from spawning a fresh `python bench/cards.py --first-card OUT`
+  - "first card after process start": from spawning a fresh `python -c "import first_card; ..." OUT`
+    (bench/first_card.py, loaded from its bytecode as an installed module would be)
     to its PNG written: interpreter, imports (pipeline.templating, pipeline.render), template load,
     one card rendered and stored (median of --starts processes; a breakdown follows the table,
     with "process" the whole process to exit). The template is checked by the first process only:
@@ -50,7 +51,8 @@ if TYPE_CHECKING:
     from pipeline.model import Fact, FactSet
     from pipeline.render import CardTemplate
 
-SIZE = (1080, 1350)
+from first_card import SIZE, context  # noqa: E402  (bench/ is on the path: this is a script)
+
 SIZES = [(1080, 1350), (1080, 1080), (1200, 675), (900, 383)]
 TARGET_RASTER_MS = 3.0
 TARGET_WHOLE_RATIO = 1.3
@@ -58,31 +60,6 @@ TARGET_FIRST_MS = 150.0
 TARGET_RSS_MB = 150.0
 PILLOW_SETTINGS = [(1, 0), (3, 0), (6, 0), (9, 0), (6, 3)]  # Pillow's (compress_level, zlib strategy)
 STRATEGIES = {0: "default", 1: "filtered", 2: "huffman", 3: "rle", 4: "fixed"}
-
-
-def shenyang(figure: int = 23) -> FactSet:
-    """The sister-city fact of facts/shenyang.yaml, with `figure` as its value (no fact-loader imports)."""
-    import datetime as dt
-
-    from pipeline.model import Fact, FactSet, Source
-
-    name = {"en": "Shenyang WeChat Official Account", "zh": "沈阳发布微信公众号"}
-    source = Source(name=name, date=dt.date(2023, 2, 16))
-    sister = Fact(
-        key="sister_cities",
-        value=figure,
-        source=source,
-        unit={"en": "sister cities", "zh": "个国际友好城市"},
-        as_of=dt.date(2023, 2, 16),
-        text={"en": "sister cities", "zh": "国际友好城市"},
-    )
-    subject = {"en": "Shenyang", "zh": "沈阳"}
-    return FactSet(origin="bench", subject=subject, source=source, facts={"sister_cities": sister})
-
-
-def context(lang: str = "zh", figure: int = 23) -> dict[str, Any]:
-    facts = shenyang(figure)
-    return {"lang": lang, "subject": facts.subject[lang], "facts": facts.facts, "source": facts.source}
 
 
 def setup() -> tuple[CardTemplate, jinja2.Environment]:
@@ -150,20 +127,6 @@ def floor_samples(image: Image.Image, count: int) -> list[float]:
     return samples
 
 
-def first_card(out: Path) -> None:
-    """Child mode: one card from a fresh process; prints wall-clock stamps for the breakdown."""
-    started = time.time()
-    from pipeline import templating
-    from pipeline.render import load_card_template, render_card
-
-    imported = time.time()
-    template = load_card_template(REPO / "templates" / "cards" / "stat.yaml")
-    env = templating.environment(REPO / "templates")
-    card = render_card(template, context("zh"), SIZE, out, env)
-    written = time.time()
-    print(json.dumps({"started": started, "imported": imported, "written": written, "path": str(card.path)}))
-
-
 def first_card_samples(starts: int) -> tuple[list[float], dict[str, float]]:
     import compileall
     import statistics
@@ -171,6 +134,9 @@ def first_card_samples(starts: int) -> tuple[list[float], dict[str, float]]:
     import tempfile
 
     compileall.compile_dir(REPO / "pipeline", quiet=1)
+    compileall.compile_file(Path(__file__).with_name("first_card.py"), quiet=1)
+    here = str(Path(__file__).parent)
+    child = f"import sys; sys.path.insert(0, {here!r}); import first_card; first_card.main(sys.argv[1])"
     walls: list[float] = []
     parts: dict[str, list[float]] = {"interpreter": [], "imports": [], "card": [], "exit": [], "process": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,7 +144,7 @@ def first_card_samples(starts: int) -> tuple[list[float], dict[str, float]]:
             spawned = time.time()
             start = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, __file__, "--first-card", str(Path(tmp) / str(n))],
+                [sys.executable, "-c", child, str(Path(tmp) / str(n))],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -316,8 +282,6 @@ def row(name: str, median: float, unit: str, target: float | None, ratio: float 
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--first-card"]:  # argparse alone takes ~5 ms of the first card's start
-        return first_card(Path(sys.argv[2]))
     import argparse
     import statistics
 

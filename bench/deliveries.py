@@ -43,8 +43,9 @@ import sqlalchemy as sa
 from pipeline import workers
 from pipeline.clock import SystemClock
 from pipeline.config import ChannelConfig
-from pipeline.model import DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish import PUBLISHERS, Services
+from pipeline.records import DeliveryStatus
 from pipeline.store import Store
 from pipeline.store.tables import audit, deliveries, posts
 from tests.contract.apis import webhook

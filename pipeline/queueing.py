@@ -24,8 +24,9 @@ from .compose.channels import SPECS
 from .config import JobConfig
 from .errors import FactError, InputError, LocatedError, PipelineError, Problem, ReviewError
 from .flow import Runtime
-from .model import Card, FactSet, MediaFile, Variant
+from .model import Card, FactSet, Variant
 from .publish import PUBLISHERS
+from .records import MediaFile
 from .review import MANUAL, check_time, text_variant
 from .store.media_files import card_files
 

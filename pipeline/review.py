@@ -23,7 +23,8 @@ from .compose.channels import Target, problems, variant
 from .config import ChannelConfig
 from .errors import InvalidTransition, ReviewError
 from .flow import Runtime
-from .model import Block, Card, Delivery, Edit, Post, Variant
+from .model import Block, Card, Variant
+from .records import Delivery, Edit, Post
 from .store.media_files import card_files
 from .templating.state import number_tokens
 

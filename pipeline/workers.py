@@ -27,9 +27,9 @@ import sqlalchemy as sa
 
 from .clock import Clock
 from .flow import Runtime
-from .model import Delivery, DeliveryStatus
 from .publish import Publisher
 from .publish.worker import RetryPolicy, Worker
+from .records import Delivery, DeliveryStatus
 from .store import Store
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import datetime as dt
     import zoneinfo
 
-    from ..model import AuditEvent, Delivery, Edit, Post
+    from ..records import AuditEvent, Delivery, Edit, Post
 
 
 def post_json(post: Post) -> dict[str, Any]:

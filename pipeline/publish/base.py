@@ -13,7 +13,8 @@ import requests
 from ..clock import Clock, SystemClock
 from ..config import ChannelConfig
 from ..errors import AuthError, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt
 from .http import Api, Session, Timeouts
 from .tokens import MemoryTokens, TokenCache
 

@@ -24,7 +24,8 @@ import requests
 
 from ..compose.counting import bluesky_length
 from ..errors import AuthError, PublishError
-from ..model import Card, Delivery, Receipt, Token, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt, Token
 from .base import ChannelReport, Limits, Progress, Publisher
 
 POST = "app.bsky.feed.post"

@@ -24,7 +24,8 @@ from typing import Any
 import requests
 
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt
 from .base import ChannelReport, Progress, Publisher
 from .http import wait_hint
 

@@ -20,7 +20,8 @@ import requests
 
 from ..compose.counting import mastodon_length
 from ..errors import AuthError, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt
 from .base import ChannelReport, Limits, Progress, Publisher
 
 KEY_WINDOW = dt.timedelta(minutes=55)  # the server keeps a key for 1 h; less a margin for clock skew

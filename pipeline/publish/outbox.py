@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ChannelConfig
-from ..model import Card, Delivery, Receipt
+from ..model import Card
+from ..records import Delivery, Receipt
 from .base import Progress, Publisher, Services
 
 

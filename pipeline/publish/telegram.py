@@ -24,7 +24,8 @@ import requests
 from ..compose import counting
 from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt
 from .base import ChannelReport, Limits, Progress, Publisher, Services
 from .http import Api, wait_hint
 

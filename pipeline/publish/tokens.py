@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from .. import secrets
-from ..model import Token
+from ..records import Token
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -23,7 +23,8 @@ import requests
 
 from .. import netguard
 from ..errors import AuthError, ContentRejected, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt
+from ..model import Card
+from ..records import Delivery, Receipt
 from .base import ChannelReport, Progress, Publisher
 from .http import wait_hint
 

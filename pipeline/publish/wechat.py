@@ -23,7 +23,8 @@ import requests
 
 from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Token, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt, Token
 from .base import ChannelReport, Progress, Publisher
 
 Reply = dict[str, Any]

@@ -26,7 +26,8 @@ import requests
 from ..compose import counting
 from ..config import ChannelConfig
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt
 from .base import ChannelReport, Limits, Progress, Publisher
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Delivery, DeliveryStatus
+from ..records import Delivery, DeliveryStatus
 from ..store import Store
 from .base import Progress, Publisher
 from .breaker import Breakers

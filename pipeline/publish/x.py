@@ -23,7 +23,8 @@ from twitter_text import extract_urls_with_indices  # type: ignore[import-untype
 
 from ..compose import counting
 from ..errors import AuthError, ContentRejected, OutcomeUnknown, PublishError, TemporaryError
-from ..model import Card, Delivery, Receipt, Token, Variant
+from ..model import Card, Variant
+from ..records import Delivery, Receipt, Token
 from .base import ChannelReport, Limits, Progress, Publisher
 from .http import wait_hint
 from .tokens import OAuthPair

@@ -17,19 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import InvalidTransition, NotFound
-from ..model import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edit,
-    FactSet,
-    MediaFile,
-    Post,
-    PostStatus,
-    Receipt,
-    Token,
-    Variant,
-)
+from ..model import FactSet, Variant
+from ..records import AuditEvent, Delivery, DeliveryStatus, Edit, MediaFile, Post, PostStatus, Receipt, Token
 from . import channels as per_channel
 from . import engine as engines
 from . import fires as job_fires

@@ -17,7 +17,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..model import DeliveryStatus
+from ..records import DeliveryStatus
 from .tables import breakers, deliveries, pauses
 
 D = DeliveryStatus

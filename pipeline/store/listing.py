@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import sqlalchemy as sa
 
 from ..errors import NotFound
-from ..model import DeliveryStatus, PostStatus
+from ..records import DeliveryStatus, PostStatus
 from .tables import deliveries, posts
 
 POST_STATES = frozenset(PostStatus)

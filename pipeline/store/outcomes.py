@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from ..errors import InvalidTransition
-from ..model import Delivery, DeliveryStatus, Receipt
+from ..records import Delivery, DeliveryStatus, Receipt
 from .tables import UTCDateTime, audit, deliveries
 
 D = DeliveryStatus

@@ -14,16 +14,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import jinja2
-from babel import Locale, dates, numbers
 from jinja2.utils import missing
 
 from ..model import Fact
+from .locales import format_compact_decimal, format_date, format_decimal
 from .state import PostState
 
 BABEL_LOCALES = {"en": "en_US", "zh": "zh_Hans_CN"}
@@ -33,38 +32,6 @@ QUALIFIERS = {
     "at_least": {"en": "at least {n}", "zh": "至少{n}"},
     "about": {"en": "about {n}", "zh": "约{n}"},
 }
-
-
-# Babel's formatters parse their locale and pattern on every call; the same figures recur in every post.
-_babel_decimal = functools.lru_cache(maxsize=4096, typed=True)(numbers.format_decimal)
-format_compact_decimal = functools.lru_cache(maxsize=4096, typed=True)(numbers.format_compact_decimal)
-format_date = functools.lru_cache(maxsize=4096)(dates.format_date)
-
-
-def format_decimal(value: int | float | Decimal, locale: str) -> str:
-    """Babel's format_decimal. A whole number in a locale whose pattern groups it by threes, as Python's
-    "," format does, is written directly: a new figure in every post costs babel a parse each time."""
-    group = _thousands(locale)
-    if type(value) is int and value >= 0 and group is not None:
-        return f"{value:,}".replace(",", group)
-    return _babel_decimal(value, locale=locale)
-
-
-# What _grouping answers for the project's own locales, so that the first figure of a process does not
-# load babel's locale data (~12 ms); a test holds these to babel's answer.
-GROUP_SYMBOLS = {"en_US": ",", "zh_Hans_CN": ","}
-
-
-def _thousands(locale: str) -> str | None:
-    return GROUP_SYMBOLS[locale] if locale in GROUP_SYMBOLS else _grouping(locale)
-
-
-@functools.cache
-def _grouping(locale: str) -> str | None:
-    """The locale's group symbol if its decimal pattern writes whole numbers as "#,##0" does, else None."""
-    pattern = numbers.parse_pattern(Locale.parse(locale).decimal_formats[None])
-    plain = pattern.grouping == (3, 3) and pattern.int_prec[0] == 1 and pattern.prefix[0] == pattern.suffix[0] == ""
-    return numbers.get_group_symbol(locale) if plain else None
 
 
 def lang(ctx: Any) -> str:
@@ -87,12 +54,12 @@ def vouch(ctx: Any, text: str) -> str:
 
 @jinja2.pass_context
 def number(ctx: Any, value: Fact | int | Decimal) -> str:
-    return vouch(ctx, format_decimal(numeric(value), locale=BABEL_LOCALES[lang(ctx)]))
+    return vouch(ctx, format_decimal(numeric(value), BABEL_LOCALES[lang(ctx)]))
 
 
 @jinja2.pass_context
 def compact(ctx: Any, value: Fact | int | Decimal) -> str:
-    formatted = format_compact_decimal(numeric(value), locale=BABEL_LOCALES[lang(ctx)], fraction_digits=1)
+    formatted = format_compact_decimal(numeric(value), BABEL_LOCALES[lang(ctx)])
     return vouch(ctx, formatted)
 
 
@@ -127,12 +94,12 @@ def approx(ctx: Any, fact: Fact, style: str = "words") -> str:
 @jinja2.pass_context
 def month(ctx: Any, day: dt.date) -> str:
     pattern = "y年M月" if lang(ctx) == "zh" else "MMMM y"
-    return vouch(ctx, format_date(day, pattern, locale=BABEL_LOCALES[lang(ctx)]))
+    return vouch(ctx, format_date(day, pattern, BABEL_LOCALES[lang(ctx)]))
 
 
 @jinja2.pass_context
 def date(ctx: Any, day: dt.date, form: str = "long") -> str:
-    return vouch(ctx, format_date(day, form, locale=BABEL_LOCALES[lang(ctx)]))
+    return vouch(ctx, format_date(day, form, BABEL_LOCALES[lang(ctx)]))
 
 
 @jinja2.pass_context

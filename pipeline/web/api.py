@@ -17,7 +17,8 @@ from fastapi.security import HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .. import flow, review
-from ..model import Card, Delivery, DeliveryStatus, PostStatus, Variant
+from ..model import Card, Variant
+from ..records import Delivery, DeliveryStatus, PostStatus
 from . import calendar
 from .auth import CurrentUser, Editor
 from .pages import runtime

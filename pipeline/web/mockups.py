@@ -20,8 +20,9 @@ from ..compose import counting
 from ..compose.article import sanitize
 from ..compose.channels import SPECS
 from ..config import ChannelConfig
-from ..model import Card, Delivery, Variant
+from ..model import Card, Variant
 from ..publish import PUBLISHERS, Services
+from ..records import Delivery
 from .wire import Wire, article_html, wire
 
 __all__ = ["Meter", "Mockup", "Picture", "Segment", "WechatArticle", "mockup"]

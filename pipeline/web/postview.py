@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import ChannelConfig
-from ..model import AuditEvent, Delivery, DeliveryStatus, Post, PostStatus
 from ..publish import Services
+from ..records import AuditEvent, Delivery, DeliveryStatus, Post, PostStatus
 from ..review import Edit, edits
 from ..store import DELIVERY_FROM, POST_FROM
 from .mockups import Mockup, mockup

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..model import DeliveryStatus, PostStatus
+from ..records import DeliveryStatus, PostStatus
 from ..store.listing import PostRow, QueueFilter
 
 if TYPE_CHECKING:

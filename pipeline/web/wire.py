@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ChannelConfig
-from ..model import Card, Delivery, Variant
+from ..model import Card, Variant
 from ..publish import bluesky, facebook, linkedin, mastodon, outbox, telegram, webhook, wechat, weibo, x
+from ..records import Delivery
 
 __all__ = ["Wire", "article_html", "placeholder", "wire"]
 

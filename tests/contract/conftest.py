@@ -20,11 +20,12 @@ import requests
 from pipeline import flow
 from pipeline.clock import SystemClock
 from pipeline.config import Project
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish import Publisher, Services
 from pipeline.publish.http import Timeouts
 from pipeline.publish.tokens import StoredTokens
 from pipeline.publish.worker import RetryPolicy, Worker
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.store import Store
 from pipeline.testing import FakeClock
 from tests.emulators.base import Emulator

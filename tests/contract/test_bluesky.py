@@ -12,9 +12,10 @@ import requests
 
 from pipeline.compose.facets import bluesky_facets
 from pipeline.errors import OutcomeUnknown
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.base import Progress
 from pipeline.publish.bluesky import BlueskyPublisher, jwt_expiry, tid, tid_time
+from pipeline.records import Delivery, DeliveryStatus
 from tests.contract.apis.bluesky import HANDLE, PASSWORD, channel
 from tests.contract.conftest import Harness
 from tests.emulators.base import Fault

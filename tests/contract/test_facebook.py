@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.base import Progress
 from pipeline.publish.facebook import HOUR, SETTLE, FacebookPublisher
+from pipeline.records import Delivery, DeliveryStatus
 from tests.contract.apis.facebook import channel
 from tests.contract.conftest import Harness
 from tests.emulators.base import Fault

@@ -12,9 +12,10 @@ import requests
 from pipeline.compose import channels
 from pipeline.config import ChannelConfig
 from pipeline.errors import TemporaryError
-from pipeline.model import Block, Delivery, DeliveryStatus, Variant
+from pipeline.model import Block, Variant
 from pipeline.publish.base import Progress
 from pipeline.publish.linkedin import DEFAULT_VERSION, LinkedInPublisher
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.testing import FakeClock
 from tests.contract.apis.linkedin import ACCESS, channel
 from tests.contract.conftest import Harness

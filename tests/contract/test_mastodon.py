@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from pipeline.errors import OutcomeUnknown, TemporaryError
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.base import Progress
 from pipeline.publish.mastodon import MastodonPublisher, plain_text
+from pipeline.records import Delivery, DeliveryStatus
 from tests.contract.apis.mastodon import TOKEN, channel
 from tests.contract.conftest import Harness
 from tests.emulators.base import Fault

@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.config import ChannelConfig
-from pipeline.model import Card, Delivery, DeliveryStatus, Variant
+from pipeline.model import Card, Variant
 from pipeline.publish import bluesky, facebook
 from pipeline.publish.outbox import OutboxPublisher
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.web.wire import Wire, placeholder, wire
 from tests.contract.conftest import Example, Harness
 from tests.contract.contracts import Contract

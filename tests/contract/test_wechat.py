@@ -14,11 +14,12 @@ import pytest
 import requests
 
 from pipeline.errors import OutcomeUnknown, TemporaryError
-from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Variant
+from pipeline.model import Card, Variant
 from pipeline.publish import Services
 from pipeline.publish.base import Progress
 from pipeline.publish.tokens import StoredTokens
 from pipeline.publish.wechat import POLL_AGAIN, POLLS, WechatPublisher
+from pipeline.records import Delivery, DeliveryStatus, Receipt
 from tests.contract.apis.wechat import APPID, SECRET, SECRETS, channel
 from tests.contract.conftest import NOW, Harness
 from tests.emulators.base import Fault

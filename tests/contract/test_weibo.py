@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.config import ChannelConfig
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.weibo import DUP_INFERRED, HOUR, WeiboPublisher
+from pipeline.records import Delivery, DeliveryStatus
 from tests.contract.apis.weibo import LINK, channel
 from tests.contract.conftest import Harness
 from tests.emulators.base import Fault

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.errors import ContentRejected, OutcomeUnknown, TemporaryError
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.base import Progress
 from pipeline.publish.x import XPublisher, _rate_wait
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.testing import FakeClock
 from tests.contract.apis.x import ACCESS, CLIENT_ID, REFRESH, SECRETS, channel
 from tests.contract.conftest import Harness

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
 from pipeline.flow import Runtime
-from pipeline.model import DeliveryStatus
+from pipeline.records import DeliveryStatus
 from pipeline.web import api
 from tests.integration import webapp
 from tests.integration.webapp import NOW, TOKENS, fire, log_in, settle

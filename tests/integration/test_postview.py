@@ -12,7 +12,8 @@ import pytest
 from pipeline import review
 from pipeline.config import Project
 from pipeline.flow import Runtime
-from pipeline.model import Card, DeliveryStatus, Variant
+from pipeline.model import Card, Variant
+from pipeline.records import DeliveryStatus
 from pipeline.testing import FakeClock
 from pipeline.web import postview
 from pipeline.web.auth import User

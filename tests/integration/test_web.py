@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from pipeline import review
 from pipeline.flow import Runtime
-from pipeline.model import DeliveryStatus, Variant
+from pipeline.model import Variant
+from pipeline.records import DeliveryStatus
 from tests.integration import webapp
 from tests.integration.webapp import NOW, SCRIPT, csrf_token, fire, log_in, settle
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from pipeline import flow
 from pipeline.config import Project
 from pipeline.flow import Runtime
-from pipeline.model import Delivery, DeliveryStatus
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.testing import FakeClock
 from pipeline.web.app import create_app
 

@@ -23,8 +23,9 @@ import requests
 import sqlalchemy as sa
 
 from pipeline.clock import SystemClock
-from pipeline.model import Delivery, DeliveryStatus, Variant
+from pipeline.model import Variant
 from pipeline.publish.worker import Worker
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.store import Store
 from pipeline.store.tables import deliveries
 from tests.contract.apis import mastodon, webhook, weibo

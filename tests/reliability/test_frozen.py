@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pipeline.model import Delivery
+from pipeline.records import Delivery
 from tests.reliability.harness import Harness, Report, lease_expired, stopped, wait_for
 from tests.reliability.worker_process import Spec
 

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from pipeline import workers
 from pipeline.clock import SystemClock
-from pipeline.model import Delivery, DeliveryStatus
 from pipeline.publish.worker import RetryPolicy
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.store.tables import deliveries
 from pipeline.testing import FakeClock
 from tests.contract.apis import webhook

@@ -43,11 +43,11 @@ import sqlalchemy as sa
 from pipeline.clock import SystemClock
 from pipeline.config import ChannelConfig
 from pipeline.errors import InvalidTransition
-from pipeline.model import Delivery, DeliveryStatus, Receipt
 from pipeline.publish import PUBLISHERS, Progress, Publisher, Services
 from pipeline.publish.http import Session, Timeouts
 from pipeline.publish.tokens import MemoryTokens
 from pipeline.publish.worker import RetryPolicy, Worker
+from pipeline.records import Delivery, DeliveryStatus, Receipt
 from pipeline.store import Store
 from pipeline.store.tables import deliveries
 

@@ -14,8 +14,9 @@ import pytest
 from pipeline import compose, config, facts, templating
 from pipeline.compose import facets
 from pipeline.config import ChannelConfig
-from pipeline.model import Card, Delivery, DeliveryStatus, Variant
+from pipeline.model import Card, Variant
 from pipeline.publish import Services
+from pipeline.records import Delivery, DeliveryStatus
 from pipeline.web.mockups import Mockup, mockup
 from pipeline.web.pages import environment
 

@@ -13,12 +13,13 @@ from PIL import Image
 
 from pipeline.config import ChannelConfig
 from pipeline.errors import AuthError, ContentRejected, InvalidTransition, OutcomeUnknown, TemporaryError
-from pipeline.model import Card, Delivery, DeliveryStatus, Receipt, Token, Variant
+from pipeline.model import Card, Variant
 from pipeline.publish.base import Progress, Publisher, Services
 from pipeline.publish.http import Session
 from pipeline.publish.outbox import OutboxPublisher
 from pipeline.publish.tokens import StoredTokens
 from pipeline.publish.worker import RetryPolicy, Worker
+from pipeline.records import Delivery, DeliveryStatus, Receipt, Token
 from pipeline.store import Store
 from pipeline.testing import FakeClock
 

@@ -14,7 +14,7 @@ from pipeline.compose.counting import weibo_length, x_length
 from pipeline.config import Project
 from pipeline.errors import InvalidTransition, NotFound, ReviewError
 from pipeline.flow import Runtime
-from pipeline.model import Delivery, DeliveryStatus, PostStatus, Receipt
+from pipeline.records import Delivery, DeliveryStatus, PostStatus, Receipt
 from pipeline.testing import FakeClock
 
 D, P = DeliveryStatus, PostStatus

@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from pipeline.errors import InvalidTransition, NotFound
-from pipeline.model import DeliveryStatus, PostStatus, Receipt, Variant
+from pipeline.model import Variant
+from pipeline.records import DeliveryStatus, PostStatus, Receipt
 from pipeline.store import Store, engine
 
 NOW = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)

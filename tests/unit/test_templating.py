@@ -7,13 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel import numbers
+from babel import dates, numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import compose, facts, templating
 from pipeline.errors import ComposeError
-from pipeline.templating import filters
+from pipeline.templating import locales
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS = facts.load(REPO / "facts/shenyang.yaml")
@@ -109,14 +109,27 @@ def test_today_is_not_a_number_source() -> None:
 @settings(max_examples=300)
 @given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["en_US", "zh_Hans_CN", "de_DE", "fr_FR"]))
 def test_whole_numbers_are_formatted_as_babel_formats_them(n: int, locale: str) -> None:
-    assert filters.format_decimal(n, locale) == numbers.format_decimal(n, locale=locale)
+    assert locales.format_decimal(n, locale) == numbers.format_decimal(n, locale=locale)
 
 
-@pytest.mark.parametrize("locale", sorted(filters.GROUP_SYMBOLS))
+@pytest.mark.parametrize("locale", sorted(locales.GROUP_SYMBOLS))
 def test_the_known_group_symbols_are_babels(locale: str) -> None:
-    assert filters.GROUP_SYMBOLS[locale] == filters._grouping(locale)
+    assert locales.GROUP_SYMBOLS[locale] == locales._grouping(locale)
+
+
+@settings(max_examples=300)
+@given(st.dates(), st.sampled_from(sorted(locales.DATES)))
+def test_known_date_forms_are_written_as_babel_writes_them(day: dt.date, form: tuple[str, str]) -> None:
+    pattern, locale = form
+    assert locales.format_date(day, pattern, locale) == dates.format_date(day, pattern, locale=locale)
+
+
+def test_other_date_forms_are_left_to_babel() -> None:
+    day = dt.date(2023, 2, 16)
+    assert locales.format_date(day, "medium", "en_US") == dates.format_date(day, "medium", locale="en_US")
+    assert locales.format_date(day, "long", "de_DE") == "16. Februar 2023"
 
 
 def test_a_locale_grouping_otherwise_is_left_to_babel() -> None:
-    assert filters.format_decimal(1234567, "hi_IN") == "12,34,567"
-    assert filters.format_decimal(Decimal("1234.5"), "zh_Hans_CN") == "1,234.5"
+    assert locales.format_decimal(1234567, "hi_IN") == "12,34,567"
+    assert locales.format_decimal(Decimal("1234.5"), "zh_Hans_CN") == "1,234.5"

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from pipeline.errors import InvalidTransition
-from pipeline.model import Delivery, DeliveryStatus, PostStatus, Receipt, Variant
+from pipeline.model import Variant
+from pipeline.records import Delivery, DeliveryStatus, PostStatus, Receipt
 from pipeline.store import Store
 from pipeline.store.tables import audit, deliveries, posts
 

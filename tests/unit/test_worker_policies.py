@@ -15,11 +15,12 @@ from pipeline import config
 from pipeline.clock import SystemClock
 from pipeline.config import ChannelConfig, PostingWindow, Project
 from pipeline.errors import ConfigError, TemporaryError
-from pipeline.model import Delivery, DeliveryStatus, Receipt, Variant
+from pipeline.model import Variant
 from pipeline.publish.base import Progress, Publisher, Services
 from pipeline.publish.breaker import after_failure
 from pipeline.publish.policies import ChannelPolicy, local_midnight, next_opening
 from pipeline.publish.worker import RetryPolicy, Worker
+from pipeline.records import Delivery, DeliveryStatus, Receipt
 from pipeline.store import BreakerState, Store
 from pipeline.testing import FakeClock
 
