@@ -92,25 +92,14 @@ class CountBudget:
         Weights are never negative, so every total falls as blocks go: all fit from the step where the
         last of them, on its own, fits.
         """
-        if not self.weights:  # no limit that could bind
+        # A limit met now is met whatever is dropped: only the limits exceeded take part in the search.
+        over = zip(self.weights, self.totals, self.room, strict=True)
+        binding = [(weights, total - room) for weights, total, room in over if total > room]
+        if not binding:
             return set()
-        excess = [total - room for total, room in zip(self.totals, self.room, strict=True)]
-        if max(excess) <= 0:
-            return set()
-        if len(excess) == 1:  # the usual case: one limit, so plain integers
-            return _drop_search(self.weights[0], excess[0], order)
-        steps = [_steps_to_fit(weights, over, order) for weights, over in zip(self.weights, excess, strict=True)]
-        if min(steps) < 0:
-            return None
-        drops = order[: max(steps)]
-        excess = [over - sum(w[i] for i in drops) for over, w in zip(excess, self.weights, strict=True)]
-        gone = set(drops)
-        for index in reversed(drops[:-1]):
-            back = [over + w[index] for over, w in zip(excess, self.weights, strict=True)]
-            if max(back) <= 0:
-                excess = back
-                gone.discard(index)
-        return gone
+        if len(binding) == 1:  # the usual case: one limit, so plain integers
+            return _drop_search(*binding[0], order)
+        return _drop_search_many([w for w, _ in binding], [excess for _, excess in binding], order)
 
 
 def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[int] | None:
@@ -124,6 +113,22 @@ def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[i
     for index in reversed(drops[:-1]):
         if excess + weights[index] <= 0:
             excess += weights[index]
+            gone.discard(index)
+    return gone
+
+
+def _drop_search_many(weights: list[list[int]], excess: list[int], order: Sequence[int]) -> set[int] | None:
+    """_drop_search for several limits at once: a block is given back only if every limit allows it."""
+    steps = [_steps_to_fit(w, over, order) for w, over in zip(weights, excess, strict=True)]
+    if min(steps) < 0:
+        return None
+    drops = order[: max(steps)]
+    excess = [over - sum(w[i] for i in drops) for over, w in zip(excess, weights, strict=True)]
+    gone = set(drops)
+    for index in reversed(drops[:-1]):
+        back = [over + w[index] for over, w in zip(excess, weights, strict=True)]
+        if max(back) <= 0:
+            excess = back
             gone.discard(index)
     return gone
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from ..errors import ComposeError, Problem
 from ..model import Block, Fact, FactSet, Source
@@ -13,23 +14,35 @@ from .memo import Memo
 
 def fact_numbers(fact_set: FactSet) -> set[str]:
     """The numbers the facts themselves contain: values, dates, and numbers inside their texts."""
-    numbers = set(_numbers(_source_texts(fact_set.source)))
+    numbers = set(_remembered(fact_set.source, _source_numbers))
     for fact in fact_set.facts.values():
-        numbers |= _fact_numbers(fact)
+        numbers |= _remembered(fact, _fact_numbers)
     return numbers
 
 
-def _fact_numbers(fact: Fact) -> frozenset[str]:
-    """One fact's numbers, remembered for as long as the (immutable) fact object lives."""
-    found = _BY_FACT.get(id(fact))
-    if found is None or found[0] is not fact:
-        found = _BY_FACT[id(fact)] = (fact, _numbers(_fact_texts(fact)))
-        if len(_BY_FACT) > 4096:
-            _BY_FACT.pop(next(iter(_BY_FACT)), None)
+T = TypeVar("T", Fact, Source)
+
+
+def _remembered(value: T, numbers: Callable[[T], frozenset[str]]) -> frozenset[str]:
+    """numbers(value), remembered for as long as the (immutable) value object lives: a post's facts
+    and source are mostly the very objects of the post before."""
+    found = _BY_ID.get(id(value))
+    if found is None or found[0] is not value:
+        found = _BY_ID[id(value)] = (value, numbers(value))
+        if len(_BY_ID) > 4096:
+            _BY_ID.pop(next(iter(_BY_ID)), None)
     return found[1]
 
 
-_BY_FACT: dict[int, tuple[Fact, frozenset[str]]] = {}
+_BY_ID: dict[int, tuple[Fact | Source, frozenset[str]]] = {}
+
+
+def _fact_numbers(fact: Fact) -> frozenset[str]:
+    return _numbers(_fact_texts(fact))
+
+
+def _source_numbers(source: Source) -> frozenset[str]:
+    return _numbers(_source_texts(source))
 
 
 @Memo
