@@ -62,15 +62,20 @@ class _BadMarker(ValueError):
 def _block(chunk: str) -> Block | None:
     """One marker line and the lines after it, up to the next marker; None when no line follows."""
     marker, *rest = chunk.splitlines()
-    kind, attributes = _marker(marker.strip())
+    kind, optional, width = _marker(marker.strip())
     lines = tuple(stripped for raw in rest if (stripped := raw.strip()))
-    if not lines:
-        return None
+    return Block(kind, lines, optional, width) if lines else None
+
+
+@functools.lru_cache(maxsize=1024)  # a template has a few marker lines, repeated in every post
+def _marker(line: str) -> tuple[str, int | None, float | None]:
+    """The kind, `optional` and `width` of a marker line."""
+    kind, attributes = _attributes(line)
     optional = attributes.get("optional")
-    return Block(kind, lines, int(optional) if optional is not None else None, attributes.get("width"))
+    return kind, int(optional) if optional is not None else None, attributes.get("width")
 
 
-def _marker(line: str) -> tuple[str, dict[str, float]]:
+def _attributes(line: str) -> tuple[str, dict[str, float]]:
     kind, *pairs = line.removeprefix(MARKER).split() or [""]
     if kind not in KINDS:
         raise _BadMarker(f"unknown block {kind!r}; expected one of {', '.join(KINDS)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -25,20 +26,20 @@ T = TypeVar("T", Fact, Source)
 
 def _remembered(value: T, numbers: Callable[[T], frozenset[str]]) -> frozenset[str]:
     """numbers(value), remembered for as long as the (immutable) value object lives: a post's facts
-    and source are mostly the very objects of the post before."""
+    and source are mostly the very objects of the post before (facts hold dicts: they do not hash)."""
     found = _BY_ID.get(id(value))
     if found is None or found[0] is not value:
         found = _BY_ID[id(value)] = (value, numbers(value))
         if len(_BY_ID) > 4096:
-            _BY_ID.pop(next(iter(_BY_ID)), None)
+            _BY_ID.popitem(last=False)  # the oldest, at once (a dict's first key may take a scan to find)
     return found[1]
 
 
-_BY_ID: dict[int, tuple[Fact | Source, frozenset[str]]] = {}
+_BY_ID: OrderedDict[int, tuple[Fact | Source, frozenset[str]]] = OrderedDict()
 
 
 def _fact_numbers(fact: Fact) -> frozenset[str]:
-    return _numbers(_fact_texts(fact))
+    return _numbers(_fact_texts(fact)) | _remembered(fact.source, _source_numbers)
 
 
 def _source_numbers(source: Source) -> frozenset[str]:
@@ -58,7 +59,6 @@ def _numbers(texts: Iterable[str]) -> frozenset[str]:
 def _fact_texts(fact: Fact) -> Iterable[str]:
     yield str(fact.value)
     yield from _date_texts(fact.as_of)
-    yield from _source_texts(fact.source)
     for texts in (fact.unit, fact.text, *fact.items):
         yield from texts.values()
 
