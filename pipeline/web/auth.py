@@ -134,11 +134,24 @@ def _is_hash(value: str) -> bool:
 def local_admin(path: Path, schedule: Path) -> Account:
     """The admin of a project without users; the password stays in a file only its owner can read."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-            file.write(secrets.token_urlsafe(18) + "\n")
+        new_password_file(path)
     log.warning("no users in %s: log in as %r with the password in %s", schedule, LOCAL_ADMIN, path)
     return Account(User(LOCAL_ADMIN, "admin"), hash_password(path.read_text().strip()), None)
+
+
+def new_password_file(path: Path) -> None:
+    """A new password at `path`, written whole before it appears there: a process starting at the same
+    moment (two `shortline run` on one project) finds no file or a whole one, and the first one stands."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(secrets.token_urlsafe(18) + "\n")
+    try:
+        os.link(draft, path)  # fails if the file exists, never replaces it
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
 
 
 def users(request: Request) -> Users:

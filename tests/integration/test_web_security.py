@@ -271,6 +271,16 @@ def test_a_project_without_users_gets_a_local_admin(
     assert secret.read_text().strip() == password
 
 
+def test_a_password_file_made_at_the_same_moment_elsewhere_stands(tmp_path: Path) -> None:
+    secret = tmp_path / "var/admin-password"
+    auth.new_password_file(secret)  # another process, between this one's check and its write
+    first = secret.read_text()
+    auth.new_password_file(secret)
+    assert secret.read_text() == first and first.strip()
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert [p.name for p in secret.parent.iterdir()] == ["admin-password"]  # no draft left behind
+
+
 def test_users_hash_prints_a_hash_that_logs_in(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     command = [sys.executable, "-m", "pipeline", "users", "hash"]
     result = subprocess.run(command, input="s3cret-words\ns3cret-words\n", capture_output=True, text=True, timeout=60)
