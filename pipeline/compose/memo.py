@@ -20,7 +20,8 @@ _MISSING = object()
 
 class Memo(Generic[K, V]):
     """`function(key)` for keys seen lately. The newer of two dicts is retired when full, so a result
-    is made again only after it went unused for a whole generation of `size` keys."""
+    is made again only after it went unused for a whole generation of `size` keys. Threads may share
+    one: a race can only make a result twice (`function` must be pure)."""
 
     __slots__ = ("__wrapped__", "new", "old", "size")
 
@@ -37,9 +38,6 @@ class Memo(Generic[K, V]):
         """[self(key) for key in keys], with one call."""
         get, miss = self.new.get, self._miss
         return [miss(key) if (found := get(key, _MISSING)) is _MISSING else found for key in keys]  # type: ignore[misc]
-
-    def clear(self) -> None:
-        self.new, self.old = {}, {}
 
     def _miss(self, key: K) -> V:
         old = self.old
