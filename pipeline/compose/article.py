@@ -9,7 +9,9 @@ are set in bold colour.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import nh3
 
@@ -17,6 +19,9 @@ from ..model import Block
 from ..templating.state import NUMBER
 from .blocks import title
 from .memo import Memo
+
+if TYPE_CHECKING:
+    import regex
 
 TAGS = {"section", "p", "span", "strong", "em", "br", "img", "blockquote", "h2", "h3"}
 ATTRIBUTES = {"*": {"style"}, "img": {"src", "alt", "data-src", "style"}}
@@ -45,10 +50,10 @@ STYLES = {  # as nh3 writes them back (no final ';')
     "figure": "color:#c0392b;font-weight:bold",
     "runs": "margin:20px 0",
 }
-FIGURE = '<strong style="' + STYLES["figure"] + r'">\g<0></strong>'  # a replacement template for NUMBER.sub
 # Text as nh3 writes it: markup escaped, no-break space named, NUL dropped, CR a line feed; no
 # replacement holds a digit, so NUMBER finds only the text's own figures.
 ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\xa0": "&nbsp;", "\0": None, "\r": "\n"})
+SPECIAL = re.compile("[&<>\xa0\0\r]")  # most lines hold none: they are kept as they are
 DIGEST_LIMIT = 120
 OPEN, CLOSE = '<section style="padding:0 8px;">', "</section>"
 
@@ -99,9 +104,13 @@ def _block_html(block: Block) -> str:
 
 
 def _escape(line: str) -> str:
-    return line.replace("\r\n", "\n").translate(ESCAPE)
+    return line.replace("\r\n", "\n").translate(ESCAPE) if SPECIAL.search(line) else line
 
 
 def _figures(line: str) -> str:
     """The line escaped, with every figure in it set in the figure style."""
-    return NUMBER.sub(FIGURE, _escape(line))
+    return NUMBER.sub(_figure, _escape(line))
+
+
+def _figure(number: regex.Match[str]) -> str:
+    return f'<strong style="{STYLES["figure"]}">{number[0]}</strong>'  # a callable: faster than a template

@@ -81,7 +81,7 @@ def variant(target: Target, post: Draft | tuple[Block, ...]) -> Variant:
     Pass a Draft when making many channels' variants of the same blocks."""
     draft = post if isinstance(post, Draft) else Draft(post)
     measures = fitting.measures(target.config.type, _field(target), target.config.link)
-    gone = fitting.CountBudget(draft, measures).dropped(draft.order)
+    gone = fitting.dropped(draft, measures)
     counted = None if gone is None else _count_kept(target, draft, gone)
     if counted is None or _over(counted):
         counted = _count(target, _fit_exactly(target, draft.blocks))

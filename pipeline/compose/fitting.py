@@ -92,14 +92,30 @@ class CountBudget:
         Weights are never negative, so every total falls as blocks go: all fit from the step where the
         last of them, on its own, fits.
         """
-        # A limit met now is met whatever is dropped: only the limits exceeded take part in the search.
         over = zip(self.weights, self.totals, self.room, strict=True)
-        binding = [(weights, total - room) for weights, total, room in over if total > room]
-        if not binding:
-            return set()
-        if len(binding) == 1:  # the usual case: one limit, so plain integers
-            return _drop_search(*binding[0], order)
-        return _drop_search_many([w for w, _ in binding], [excess for _, excess in binding], order)
+        return _search([(weights, total - room) for weights, total, room in over], order)
+
+
+def dropped(draft: Draft, measures: tuple[Measure, ...]) -> set[int] | None:
+    """CountBudget(draft, measures).dropped(draft.order), without the budget's running state: the
+    blocks a channel drops, or None when dropping every optional block is not enough."""
+    over = []
+    for measure in measures:
+        if measure.binds(draft):
+            weights = measure.weights(draft)
+            over.append((weights, sum(weights) - measure.room))
+    return _search(over, draft.order)
+
+
+def _search(over: list[tuple[list[int], int]], order: Sequence[int]) -> set[int] | None:
+    """The drop search over each limit's weights and how far over it the kept blocks are. A limit met
+    now is met whatever is dropped: only the limits exceeded take part."""
+    binding = [(weights, excess) for weights, excess in over if excess > 0]
+    if not binding:
+        return set()
+    if len(binding) == 1:  # the usual case: one limit, so plain integers
+        return _drop_search(*binding[0], order)
+    return _drop_search_many([w for w, _ in binding], [excess for _, excess in binding], order)
 
 
 def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[int] | None:
