@@ -109,7 +109,7 @@ _TLD_DOT = re.compile(rf"\.(?=[^\x00-\x7f]|[{_TLD_RUN}])(?:([{_TLD_RUN}]++)(?![^
 _TLD = re.compile(f"(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", re.IGNORECASE)
 
 _MASTODON_MENTION = regex.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)*", regex.I)
-_LINKEDIN_RESERVED = regex.compile(r"[\\|{}@\[\]()<>#*_~]")
+_LINKEDIN_RESERVED = re.compile(r"[\\|{}@\[\]()<>#*_~]")  # ASCII: re scans it faster than regex
 _LINKEDIN_HASHTAG = regex.compile(r"(?<!\S)#(?=[\p{L}\p{N}])")
 
 
@@ -307,6 +307,8 @@ def linkedin_escape(text: str, keep_hashtags: bool = False) -> str:
     With keep_hashtags, a '#' that starts a hashtag (at the start or after whitespace, before a letter or
     digit) stays bare so LinkedIn links it; everything else is still escaped.
     """
+    if not _LINKEDIN_RESERVED.search(text):  # most text holds none
+        return text
     kept = {m.start() for m in _LINKEDIN_HASHTAG.finditer(text)} if keep_hashtags else set()
     return _LINKEDIN_RESERVED.sub(lambda m: m[0] if m.start() in kept else "\\" + m[0], text)
 

@@ -526,8 +526,9 @@ def test_units_round_up_to_the_count(text: str) -> None:
         assert limit.units is not None
         count = -(-limit.units(text) // limit.scale)
         # At the very edges of a post twitter-text may read a URL differently ("éexample.com"), see
-        # test_units_at_the_edges_of_a_post; fitting counts the chosen text exactly once more.
-        if text[:1] in PLAIN_FIRST and not text.endswith("\r"):
+        # test_units_at_the_edges_of_a_post; fitting counts the chosen text exactly once more. X reads
+        # the text after NFC, so "e" and a combining accent are an "é" there.
+        if unicodedata.normalize("NFC", text)[:1] in PLAIN_FIRST and not text.endswith("\r"):
             assert count == limit.counter(text), limit
 
 
