@@ -90,8 +90,8 @@ def digest(blocks: tuple[Block, ...]) -> str:
     text = next((" ".join(b.lines) for b in blocks if b.kind == "paragraph"), "")
     if len(text) <= DIGEST_LIMIT:
         return text
-    ends = [i + 1 for i, ch in enumerate(text[:DIGEST_LIMIT]) if ch in ".!?。！？；;"]
-    return text[: ends[-1]].strip() if ends else text[: DIGEST_LIMIT - 1].rstrip() + "…"
+    last = max(text.rfind(mark, 0, DIGEST_LIMIT) for mark in ".!?。！？；;")  # the last sentence end
+    return text[: last + 1].strip() if last >= 0 else text[: DIGEST_LIMIT - 1].rstrip() + "…"
 
 
 def _block_html(block: Block) -> str:

@@ -157,6 +157,15 @@ def test_article_figures_are_set_in_the_figure_style() -> None:
     assert "&amp; &lt;b&gt;<strong" in html
 
 
+@given(st.lists(st.text(alphabet="ab .!?。；\n", max_size=80), min_size=1, max_size=4))
+def test_the_digest_is_the_first_paragraph_cut_after_its_last_sentence_end_in_the_limit(lines: list[str]) -> None:
+    text = " ".join(lines)
+    ends = [i + 1 for i, ch in enumerate(text[: article.DIGEST_LIMIT]) if ch in ".!?。！？；;"]
+    cut = text[: ends[-1]].strip() if ends else text[: article.DIGEST_LIMIT - 1].rstrip() + "…"
+    expected = text if len(text) <= article.DIGEST_LIMIT else cut
+    assert article.digest((Block("headline", ("h",)), Block("paragraph", tuple(lines)))) == expected
+
+
 def test_a_block_pickled_in_another_process_hashes_as_here() -> None:
     """Block keeps its hash: one made where strings hash otherwise must not bring that hash along."""
     code = "import pickle, sys; from pipeline.model import Block; "
