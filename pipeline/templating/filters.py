@@ -35,8 +35,11 @@ QUALIFIERS = {
 
 
 def lang(ctx: Any) -> str:
-    found = ctx.resolve_or_missing("lang")  # ctx.get() without its two extra calls: filters ask often
-    return "en" if found is missing else str(found)
+    """The context's `lang`, "en" by default: what ctx.get("lang") answers, without its calls (a post
+    asks about sixty times)."""
+    found = ctx.vars.get("lang", missing)
+    found = ctx.parent.get("lang", "en") if found is missing else found
+    return found if type(found) is str else str(found)
 
 
 def numeric(value: Fact | int | float | Decimal) -> int | float | Decimal:
@@ -48,7 +51,7 @@ def numeric(value: Fact | int | float | Decimal) -> int | float | Decimal:
 
 def vouch(ctx: Any, text: str) -> str:
     """Numbers a filter prints are numbers the post may print."""
-    state = ctx.resolve_or_missing("_post")
+    state = ctx.vars.get("_post") or ctx.parent.get("_post")  # ctx.get(), as lang() does it
     return state.allow(text) if isinstance(state, PostState) else text
 
 
