@@ -42,13 +42,13 @@ class Draft:
         return found
 
     def kept(self, gone: Collection[int]) -> tuple[Block, ...]:
-        return tuple(b for i, b in enumerate(self.blocks) if i not in gone) if gone else self.blocks
+        return tuple(map(self.blocks.__getitem__, self._keep(gone))) if gone else self.blocks
 
     def join(self, piece: Piece, gone: Collection[int], separator: str = SEPARATOR) -> str:
         """The kept blocks' non-empty pieces, joined: with block_text, the post's plain text. Most
         channels keep every block, so the whole join is made once."""
         if gone:
-            return separator.join([p for i, p in enumerate(self.pieces(piece)) if p and i not in gone])
+            return separator.join(filter(None, map(self.pieces(piece).__getitem__, self._keep(gone))))
         found = self._whole.get((piece, separator))
         if found is None:
             found = self._whole[piece, separator] = separator.join(filter(None, self.pieces(piece)))
@@ -56,6 +56,9 @@ class Draft:
 
     def text(self, gone: Collection[int] = ()) -> str:
         return self.join(block_text, gone)
+
+    def _keep(self, gone: Collection[int]) -> list[int]:
+        return [i for i in range(len(self.blocks)) if i not in gone]
 
 
 def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:

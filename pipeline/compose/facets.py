@@ -44,6 +44,8 @@ def _trim(url: str) -> str:
 
 
 def _links(text: str) -> list[_Span]:
+    if "://" not in text:  # most posts carry no link: no scan
+        return []
     spans = []
     for match in _LINK.finditer(text):
         url = _trim(match[0])
@@ -57,6 +59,8 @@ def _is_tag(tag: str) -> bool:
 
 
 def _tags(text: str, links: list[_Span]) -> list[_Span]:
+    if "#" not in text and "＃" not in text:
+        return []
     masked = text
     for start, end, _ in links:
         masked = masked[:start] + "\x00" * (end - start) + masked[end:]

@@ -120,11 +120,14 @@ def _search(over: list[tuple[list[int], int]], order: Sequence[int]) -> set[int]
 
 def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[int] | None:
     """CountBudget.dropped for a single limit: `excess` is how far over it the whole post is."""
-    steps = _steps_to_fit(weights, excess, order)
-    if steps < 0:
-        return None
-    drops = order[:steps]
-    excess -= sum(weights[index] for index in drops)
+    drops = []
+    for index in order:
+        drops.append(index)
+        excess -= weights[index]
+        if excess <= 0:
+            break
+    else:
+        return None  # every optional block dropped, and still over
     gone = set(drops)
     for index in reversed(drops[:-1]):
         if excess + weights[index] <= 0:
