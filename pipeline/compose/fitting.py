@@ -68,48 +68,26 @@ class Measure:
         return self.weigh.many(draft.pieces(self.piece))
 
 
-class CountBudget:
-    """Counts kept as running sums of per-block weights: adding or removing a block is arithmetic."""
-
-    def __init__(self, draft: Draft, measures: tuple[Measure, ...]) -> None:
-        binding = [measure for measure in measures if measure.binds(draft)]
-        self.weights = [measure.weights(draft) for measure in binding]
-        self.room = [measure.room for measure in binding]
-        self.totals = [sum(weights) for weights in self.weights]
-
-    def fits(self) -> bool:
-        return all(total <= room for total, room in zip(self.totals, self.room, strict=True))
-
-    def keep(self, index: int, kept: bool) -> None:
-        sign = 1 if kept else -1
-        self.totals = [total + sign * weights[index] for total, weights in zip(self.totals, self.weights, strict=True)]
-
-    def dropped(self, order: Sequence[int]) -> set[int] | None:
-        """fit()'s search on plain sums: the same blocks dropped, without a call per step.
-
-        Drops blocks in `order` until every total is within its room, then gives back, latest dropped
-        first except the last, each block that still fits; None when dropping them all is not enough.
-        Weights are never negative, so every total falls as blocks go: all fit from the step where the
-        last of them, on its own, fits.
-        """
-        over = zip(self.weights, self.totals, self.room, strict=True)
-        return _search([(weights, total - room) for weights, total, room in over], order)
-
-
 def dropped(draft: Draft, measures: tuple[Measure, ...]) -> set[int] | None:
-    """CountBudget(draft, measures).dropped(draft.order), without the budget's running state: the
-    blocks a channel drops, or None when dropping every optional block is not enough."""
+    """The blocks a channel drops, by fit()'s rule on per-block weights; None when dropping every
+    optional block is not enough. Limits that cannot bind (Measure.binds) are not weighed."""
     over = []
     for measure in measures:
         if measure.binds(draft):
             weights = measure.weights(draft)
             over.append((weights, sum(weights) - measure.room))
-    return _search(over, draft.order)
+    return search(over, draft.order)
 
 
-def _search(over: list[tuple[list[int], int]], order: Sequence[int]) -> set[int] | None:
-    """The drop search over each limit's weights and how far over it the kept blocks are. A limit met
-    now is met whatever is dropped: only the limits exceeded take part."""
+def search(over: list[tuple[list[int], int]], order: Sequence[int]) -> set[int] | None:
+    """fit()'s search on plain sums, without a call per step: `over` holds each limit's per-block
+    weights and how far over it the kept blocks are.
+
+    Drops blocks in `order` until every limit is met, then gives back, latest dropped first except
+    the last, each block that still fits; None when dropping them all is not enough. Weights are
+    never negative, so a limit met now is met whatever is dropped (only the limits exceeded take
+    part), and every excess falls as blocks go: all are met from the step where the last of them is.
+    """
     binding = [(weights, excess) for weights, excess in over if excess > 0]
     if not binding:
         return set()
@@ -119,7 +97,7 @@ def _search(over: list[tuple[list[int], int]], order: Sequence[int]) -> set[int]
 
 
 def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[int] | None:
-    """CountBudget.dropped for a single limit: `excess` is how far over it the whole post is."""
+    """search() for a single limit: `excess` is how far over it the kept blocks are."""
     drops = []
     for index in order:
         drops.append(index)
@@ -137,7 +115,7 @@ def _drop_search(weights: list[int], excess: int, order: Sequence[int]) -> set[i
 
 
 def _drop_search_many(weights: list[list[int]], excess: list[int], order: Sequence[int]) -> set[int] | None:
-    """_drop_search for several limits at once: a block is given back only if every limit allows it."""
+    """search() for several limits at once: a block is given back only if every limit allows it."""
     steps = [_steps_to_fit(w, over, order) for w, over in zip(weights, excess, strict=True)]
     if min(steps) < 0:
         return None

@@ -112,17 +112,25 @@ def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
     rows: list[tuple[int, int, int | None]], room_a: int, room_b: int, limits: int
 ) -> None:
     blocks = tuple(Block("paragraph", (f"b{i}",), optional=optional) for i, (_, _, optional) in enumerate(rows))
-
-    def budget() -> fitting.CountBudget:
-        made = fitting.CountBudget(Draft(blocks), ())
-        made.weights = [[a for a, _, _ in rows], [b for _, b, _ in rows]][:limits]
-        made.room = [room_a, room_b][:limits]
-        made.totals = [sum(weights) for weights in made.weights]
-        return made
-
-    gone = budget().dropped(drop_order(blocks))
+    weights = [[a for a, _, _ in rows], [b for _, b, _ in rows]][:limits]
+    rooms = [room_a, room_b][:limits]
+    gone = fitting.search([(w, sum(w) - room) for w, room in zip(weights, rooms, strict=True)], drop_order(blocks))
     quick = None if gone is None else Draft(blocks).kept(gone)
-    assert quick == fitting.fit(blocks, budget())  # the stepwise search, one keep() at a time
+    assert quick == fitting.fit(blocks, _Sums(weights, rooms))  # the stepwise search, one keep() at a time
+
+
+class _Sums:
+    """fitting.Budget as running sums of per-block weights, one total per limit: the reference for search()."""
+
+    def __init__(self, weights: list[list[int]], rooms: list[int]) -> None:
+        self.weights, self.rooms, self.totals = weights, rooms, [sum(w) for w in weights]
+
+    def fits(self) -> bool:
+        return all(total <= room for total, room in zip(self.totals, self.rooms, strict=True))
+
+    def keep(self, index: int, kept: bool) -> None:
+        sign = 1 if kept else -1
+        self.totals = [total + sign * w[index] for total, w in zip(self.totals, self.weights, strict=True)]
 
 
 @pytest.mark.parametrize("v", [v for v in EXAMPLE if v.type == "linkedin"], ids=lambda v: v.lang)
