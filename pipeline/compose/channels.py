@@ -80,17 +80,17 @@ def variant(target: Target, post: Draft | tuple[Block, ...]) -> Variant:
     """The channel's variant of a post: the blocks that fit, as text (and article), with their counts.
     Pass a Draft when making many channels' variants of the same blocks."""
     draft = post if isinstance(post, Draft) else Draft(post)
-    measures = fitting.measures(target.config.type, _field(target), target.config.link)
-    gone = fitting.dropped(draft, measures)
-    counted = None if gone is None else _count_kept(target, draft, gone)
-    if counted is None or _over(counted):
+    plan = _plan_of(target)
+    gone = fitting.dropped(draft, plan.measures)
+    counted = None if gone is None else _count_kept(target, plan, draft, gone)
+    if counted is None or counted.over():
         counted = _count(target, _fit_exactly(target, draft.blocks))
     return counted.variant()
 
 
 def problems(target: Target, blocks: tuple[Block, ...]) -> list[str]:
     """Every limit the blocks exceed, counted exactly on the whole text."""
-    return _over(_count(target, blocks))
+    return _count(target, blocks).over()
 
 
 def _fit_exactly(target: Target, blocks: tuple[Block, ...]) -> tuple[Block, ...]:
@@ -103,6 +103,30 @@ def _fit_exactly(target: Target, blocks: tuple[Block, ...]) -> tuple[Block, ...]
     return fitted
 
 
+class _Plan(NamedTuple):
+    """How a channel type whose text goes in `field` is fitted and counted, worked out once: the
+    measures the fit sums, and the limits on the fields the channel is sent."""
+
+    kind: str
+    link: str
+    measures: tuple[fitting.Measure, ...]
+    limits: tuple[counting.TextLimit, ...]
+
+
+def _plan_of(target: Target) -> _Plan:
+    config = target.config
+    spec = SPECS[config.type]
+    field = spec.caption_field if target.with_cards and spec.caption_field else spec.text_field
+    return _plan(config.type, field, config.link)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(kind: str, field: str | None, link: str | None) -> _Plan:
+    sent = {"wechat": ("title", "digest", "content"), "linkedin": ("commentary",)}.get(kind, (field,))
+    limits = tuple(limit for limit in counting.LIMITS.get(kind, ()) if limit.field in sent)
+    return _Plan(kind, link or "", fitting.measures(kind, field, link), limits)
+
+
 class _Counted(NamedTuple):
     """Chosen blocks as the channel will receive them, counted exactly once."""
 
@@ -112,16 +136,21 @@ class _Counted(NamedTuple):
     post: Article | None
     commentary: str | None  # LinkedIn's text as sent, escaped
     counts: list[tuple[counting.TextLimit, int]]
-    invalid: list[str]
+
+    def over(self) -> list[str]:
+        found = [counting.too_long(limit, count) for limit, count in self.counts if count > limit.limit]
+        if self.target.config.type == "x":
+            found += [f"x text: the character {c!r} makes a post invalid" for c in counting.x_valid_chars(self.text)]
+        return found
 
     def variant(self) -> Variant:
-        kind, post = self.target.config.type, self.post
+        target, post = self.target, self.post
         if post is None:
-            return Variant(self.target.name, kind, self.target.lang, self.text, extra=_extra(self))
+            return Variant(target.name, target.config.type, target.lang, self.text, extra=_extra(self))
         return Variant(
-            self.target.name,
-            kind,
-            self.target.lang,
+            target.name,
+            target.config.type,
+            target.lang,
             self.text,
             title=post.title,
             digest=post.digest,
@@ -131,59 +160,39 @@ class _Counted(NamedTuple):
 
 
 def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
-    kind, text = target.config.type, _linked(target, plain_text(blocks))
-    post = article(blocks) if kind == "wechat" else None
-    return _counted(target, blocks, text, post, _commentary(text) if kind == "linkedin" else None)
+    plan = _plan_of(target)
+    text = _linked(plan, plain_text(blocks))
+    post = article(blocks) if plan.kind == "wechat" else None
+    return _counted(target, plan, blocks, text, post, _commentary(text) if plan.kind == "linkedin" else None)
 
 
-def _count_kept(target: Target, draft: Draft, gone: set[int]) -> _Counted:
+def _count_kept(target: Target, plan: _Plan, draft: Draft, gone: set[int]) -> _Counted:
     """_count of the blocks not `gone`, from the draft's pieces. LinkedIn's escape is local (a '#'
     after a paragraph break is after whitespace, as at the start), so its text is a join too."""
-    kind, blocks = target.config.type, draft.kept(gone)
-    post = article(blocks, draft.join(block_html, gone, "")) if kind == "wechat" else None
+    blocks = draft.kept(gone)
+    post = article(blocks, draft.join(block_html, gone, "")) if plan.kind == "wechat" else None
     commentary = None
-    if kind == "linkedin":
-        commentary = _linked(target, draft.join(fitting.linkedin_text, gone), _commentary)
-    return _counted(target, blocks, _linked(target, draft.text(gone)), post, commentary)
+    if plan.kind == "linkedin":
+        commentary = _linked(plan, draft.join(fitting.linkedin_text, gone), _commentary)
+    return _counted(target, plan, blocks, _linked(plan, draft.text(gone)), post, commentary)
 
 
-def _linked(target: Target, text: str, form: Callable[[str], str] = str) -> str:
+def _linked(plan: _Plan, text: str, form: Callable[[str], str] = str) -> str:
     """The text with the channel's link after it, if it has one (`form` applied to the link's part)."""
-    return f"{text}{form(SEPARATOR + target.config.link)}" if target.config.link else text
+    return f"{text}{form(SEPARATOR + plan.link)}" if plan.link else text
 
 
 def _counted(
-    target: Target, blocks: tuple[Block, ...], text: str, post: Article | None, commentary: str | None
+    target: Target, plan: _Plan, blocks: tuple[Block, ...], text: str, post: Article | None, commentary: str | None
 ) -> _Counted:
     """The blocks as sent, counted exactly."""
-    kind = target.config.type
-    counts = [
-        (limit, limit.counter(value))
-        for field, value in _fields(target, text, post, commentary)
-        for limit in counting.LIMITS.get(kind, ())
-        if limit.field == field
-    ]
-    invalid = counting.x_valid_chars(text) if kind == "x" else []
-    return _Counted(target, blocks, text, post, commentary, counts, invalid)
-
-
-def _over(counted: _Counted) -> list[str]:
-    found = [counting.too_long(limit, count) for limit, count in counted.counts if count > limit.limit]
-    return found + [f"x text: the character {c!r} makes a post invalid" for c in counted.invalid]
-
-
-def _field(target: Target) -> str | None:
-    spec = SPECS[target.config.type]
-    return spec.caption_field if target.with_cards and spec.caption_field else spec.text_field
-
-
-def _fields(target: Target, text: str, post: Article | None, commentary: str | None) -> list[tuple[str, str]]:
-    if post is not None:
-        return [("title", post.title), ("digest", post.digest), ("content", post.html)]
-    if commentary is not None:
-        return [("commentary", commentary)]
-    field = _field(target)
-    return [(field, text)] if field else []
+    if post is None:  # one field: the text, or LinkedIn's commentary
+        value = text if commentary is None else commentary
+        counts = [(limit, limit.counter(value)) for limit in plan.limits]
+    else:
+        sent = {"title": post.title, "digest": post.digest, "content": post.html}
+        counts = [(limit, limit.counter(sent[limit.field])) for limit in plan.limits]
+    return _Counted(target, blocks, text, post, commentary, counts)
 
 
 def _extra(counted: _Counted) -> dict[str, Any]:

@@ -50,6 +50,8 @@ from twitter_text.regexp.valid_cctld import valid_cctld  # type: ignore[import-u
 from twitter_text.regexp.valid_gtld import valid_gtld  # type: ignore[import-untyped, unused-ignore]
 from twitter_text.regexp.valid_punycode import valid_punycode  # type: ignore[import-untyped, unused-ignore]
 
+from .memo import Memo
+
 __all__ = [
     "LIMITS",
     "TextLimit",
@@ -322,8 +324,11 @@ def _code_points(text: str) -> int:
     return len(text)
 
 
-def _bluesky_graphemes(text: str) -> int:
-    return _graphemes(text)
+# The counters that scan a whole text, remembered: a channel's text recurs from post to post when
+# the blocks it drops to fit are the ones whose figures changed.
+_x_count = Memo(x_length, 512)
+_mastodon_count = Memo(mastodon_length, 512)
+_bluesky_count = Memo(_graphemes, 512)
 
 
 def _bluesky_units(text: str) -> int:
@@ -360,10 +365,10 @@ LIMITS: dict[str, tuple[TextLimit, ...]] = {
         TextLimit("wechat", "content", 19_999, wechat_length, "characters", wechat_length),
     ),
     "weibo": (TextLimit("weibo", "status", 140, weibo_length, "汉字 units", weibo_halves, scale=2, per_char=4),),
-    "x": (TextLimit("x", "text", 280, x_length, "weighted characters", _x_units, per_char=None),),
-    "mastodon": (TextLimit("mastodon", "status", 500, mastodon_length, "characters", _mastodon_units, per_char=None),),
+    "x": (TextLimit("x", "text", 280, _x_count, "weighted characters", _x_units, per_char=None),),
+    "mastodon": (TextLimit("mastodon", "status", 500, _mastodon_count, "characters", _mastodon_units, per_char=None),),
     "bluesky": (
-        TextLimit("bluesky", "text", 300, _bluesky_graphemes, "graphemes", _bluesky_units),
+        TextLimit("bluesky", "text", 300, _bluesky_count, "graphemes", _bluesky_units),
         TextLimit("bluesky", "text", 3000, _utf8_bytes, "UTF-8 bytes", _utf8_bytes, per_char=4),
     ),
     "telegram": (
