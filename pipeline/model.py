@@ -92,9 +92,10 @@ class Block:
         return Block, (self.kind, self.lines, self.optional, self.width)
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a frozen class's __init__ costs a call per field, and a post makes twenty
 class Variant:
-    """What one channel receives in one language: the exact payload an editor approves."""
+    """What one channel receives in one language: the exact payload an editor approves. A value:
+    make a changed one with dataclasses.replace, never change one in place."""
 
     channel: str
     type: str

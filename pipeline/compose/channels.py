@@ -169,12 +169,13 @@ def _count(target: Target, blocks: tuple[Block, ...]) -> _Counted:
 def _count_kept(target: Target, plan: _Plan, draft: Draft, gone: set[int]) -> _Counted:
     """_count of the blocks not `gone`, from the draft's pieces. LinkedIn's escape is local (a '#'
     after a paragraph break is after whitespace, as at the start), so its text is a join too."""
-    blocks = draft.kept(gone)
-    post = article(blocks, draft.join(block_html, gone, "")) if plan.kind == "wechat" else None
+    keep = draft.keep(gone)
+    blocks = draft.kept(keep)
+    post = article(blocks, draft.join(block_html, keep, "")) if plan.kind == "wechat" else None
     commentary = None
     if plan.kind == "linkedin":
-        commentary = _linked(plan, draft.join(fitting.linkedin_text, gone), _commentary)
-    return _counted(target, plan, blocks, _linked(plan, draft.text(gone)), post, commentary)
+        commentary = _linked(plan, draft.join(fitting.linkedin_text, keep), _commentary)
+    return _counted(target, plan, blocks, _linked(plan, draft.text(keep)), post, commentary)
 
 
 def _linked(plan: _Plan, text: str, form: Callable[[str], str] = str) -> str:

@@ -19,11 +19,12 @@ Piece = Memo[Block, str]
 class Draft:
     """The blocks, their drop order, and each piece function's pieces of them (made on first use)."""
 
-    __slots__ = ("_lengths", "_pieces", "_whole", "blocks", "order")
+    __slots__ = ("_all", "_lengths", "_pieces", "_whole", "blocks", "order")
 
     def __init__(self, blocks: tuple[Block, ...]) -> None:
         self.blocks = blocks
         self.order = drop_order(blocks)
+        self._all = tuple(range(len(blocks)))
         self._pieces: dict[Piece, tuple[str, ...]] = {}
         self._lengths: dict[tuple[Piece, int], int] = {}
         self._whole: dict[tuple[Piece, str], str] = {}
@@ -41,24 +42,25 @@ class Draft:
             found = self._lengths[piece, separator] = sum(len(p) + separator for p in self.pieces(piece) if p)
         return found
 
-    def kept(self, gone: Collection[int]) -> tuple[Block, ...]:
-        return tuple(map(self.blocks.__getitem__, self._keep(gone))) if gone else self.blocks
+    def keep(self, gone: Collection[int]) -> tuple[int, ...]:
+        """The indexes of the blocks left when those `gone` are dropped, for kept() and join()."""
+        return tuple(i for i in range(len(self.blocks)) if i not in gone) if gone else self._all
 
-    def join(self, piece: Piece, gone: Collection[int], separator: str = SEPARATOR) -> str:
+    def kept(self, keep: tuple[int, ...]) -> tuple[Block, ...]:
+        return self.blocks if keep is self._all else tuple(map(self.blocks.__getitem__, keep))
+
+    def join(self, piece: Piece, keep: tuple[int, ...], separator: str = SEPARATOR) -> str:
         """The kept blocks' non-empty pieces, joined: with block_text, the post's plain text. Most
         channels keep every block, so the whole join is made once."""
-        if gone:
-            return separator.join(filter(None, map(self.pieces(piece).__getitem__, self._keep(gone))))
+        if keep is not self._all:
+            return separator.join(filter(None, map(self.pieces(piece).__getitem__, keep)))
         found = self._whole.get((piece, separator))
         if found is None:
             found = self._whole[piece, separator] = separator.join(filter(None, self.pieces(piece)))
         return found
 
-    def text(self, gone: Collection[int] = ()) -> str:
-        return self.join(block_text, gone)
-
-    def _keep(self, gone: Collection[int]) -> list[int]:
-        return [i for i in range(len(self.blocks)) if i not in gone]
+    def text(self, keep: tuple[int, ...]) -> str:
+        return self.join(block_text, keep)
 
 
 def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:
