@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
@@ -68,28 +68,18 @@ class Card:
         return {"path": str(self.path), "width": self.width, "height": self.height, "alt": self.alt}
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     """A part of a post: title, headline, source, run (short lines), paragraph or slogan.
 
     `optional` blocks may be dropped to fit a channel, lowest number first; `width` is the target
-    line width of a run (characters; a Han character counts one).
+    line width of a run (characters; a Han character counts one). A named tuple: blocks key the
+    per-block memos of composing, and a tuple hashes and compares without a Python call.
     """
 
     kind: str
     lines: tuple[str, ...]
     optional: int | None = None
     width: float | None = None
-    _hash: int = field(init=False, repr=False, compare=False, default=0)
-
-    def __post_init__(self) -> None:  # blocks key the per-block count caches: hash them once
-        object.__setattr__(self, "_hash", hash(self.__reduce__()[1]))
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __reduce__(self) -> tuple[type[Block], tuple[Any, ...]]:  # a string's hash is per process
-        return Block, (self.kind, self.lines, self.optional, self.width)
 
 
 @dataclass  # not frozen: a frozen class's __init__ costs a call per field, and a post makes twenty

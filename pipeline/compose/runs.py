@@ -3,7 +3,6 @@ boundaries by the short-line breaker, so a template may write a whole sentence a
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Collection
 
@@ -32,7 +31,7 @@ def _as_posted(block: Block, lang: str, protect: tuple[str, ...]) -> Block:
         return block
     width = block.width or WIDTH[lang]
     lines = tuple(line for raw in block.lines for line in _break(raw, lang, width, protect))
-    return dataclasses.replace(block, lines=lines)
+    return block._replace(lines=lines)
 
 
 @functools.lru_cache(maxsize=8192)
