@@ -48,14 +48,15 @@ def compose(
     identity: str = "",
 ) -> list[Variant]:
     """One variant per channel and language, each fitted to its channel's limits."""
-    drafts: dict[str, Draft] = {}
-    numbers = provenance.fact_numbers(facts)
+    drafts: dict[str, tuple[Draft, str]] = {}
+    numbers, with_cards = provenance.fact_numbers(facts), bool(job.cards)
     variants = []
     for name in job.channels:
         channel = channels[name]
         for lang in channel.langs:
             if lang not in drafts:
-                drafts[lang] = Draft(post_blocks(env, job.post, facts, lang, identity, numbers))
-            target = Target(name, channel, lang, bool(job.cards), f"{job.post}.{lang}.j2")
-            variants.append(variant(target, drafts[lang]))
+                blocks = post_blocks(env, job.post, facts, lang, identity, numbers)
+                drafts[lang] = Draft(blocks), f"{job.post}.{lang}.j2"
+            draft, template = drafts[lang]
+            variants.append(variant(Target(name, channel, lang, with_cards, template), draft))
     return variants

@@ -65,6 +65,5 @@ class Draft:
 
 def drop_order(blocks: tuple[Block, ...]) -> tuple[int, ...]:
     """The optional blocks' indexes, lowest `optional=N` first and, among equals, the later first."""
-    return tuple(
-        sorted((i for i, b in enumerate(blocks) if b.optional is not None), key=lambda i: (blocks[i].optional, -i))
-    )
+    ranked = sorted((b.optional, -i) for i, b in enumerate(blocks) if b.optional is not None)
+    return tuple(-i for _, i in ranked)

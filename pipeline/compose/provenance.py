@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -39,11 +40,20 @@ _BY_ID: OrderedDict[int, tuple[Fact | Source, frozenset[str]]] = OrderedDict()
 
 
 def _fact_numbers(fact: Fact) -> frozenset[str]:
-    return _numbers(_fact_texts(fact)) | _remembered(fact.source, _source_numbers)
+    texts = [str(fact.value), *fact.unit.values(), *fact.text.values()]
+    for item in fact.items:
+        texts += item.values()
+    return _numbers(texts) | _date_numbers(fact.as_of) | _remembered(fact.source, _source_numbers)
 
 
 def _source_numbers(source: Source) -> frozenset[str]:
-    return _numbers(_source_texts(source))
+    return _numbers([*source.name.values(), *source.publisher.values()]) | _date_numbers(source.date)
+
+
+@functools.lru_cache(maxsize=1024)
+def _date_numbers(day: dt.date | None) -> frozenset[str]:
+    """The numbers of a date as a text may print it: ISO, and month and day."""
+    return frozenset() if day is None else _numbers([day.isoformat(), f"{day.month} {day.day}"])
 
 
 @Memo
@@ -54,25 +64,6 @@ def _block_numbers(block: Block) -> frozenset[str]:
 
 def _numbers(texts: Iterable[str]) -> frozenset[str]:
     return frozenset().union(*map(number_tokens, texts))
-
-
-def _fact_texts(fact: Fact) -> Iterable[str]:
-    yield str(fact.value)
-    yield from _date_texts(fact.as_of)
-    for texts in (fact.unit, fact.text, *fact.items):
-        yield from texts.values()
-
-
-def _source_texts(source: Source) -> Iterable[str]:
-    yield from source.name.values()
-    yield from source.publisher.values()
-    yield from _date_texts(source.date)
-
-
-def _date_texts(day: dt.date | None) -> Iterable[str]:
-    if day is not None:
-        yield day.isoformat()
-        yield f"{day.month} {day.day}"
 
 
 def check(blocks: tuple[Block, ...], state: PostState, template: str) -> None:
