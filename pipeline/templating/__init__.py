@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import ComposeError, Problem
@@ -25,7 +26,7 @@ BUILTIN_TEMPLATES = Path(__file__).parent.parent / "builtin_templates"
 
 
 class Sandbox(SandboxedEnvironment):
-    """Jinja2's sandbox, answering at once for the fact model's data classes.
+    """Jinja2's sandbox, answering at once for the fact model's data classes (and `loop`).
 
     Templates read facts, sources and dates over and over; their public attributes are data, so
     the answer is "safe" for any name without a leading underscore, which the default check reaches
@@ -57,7 +58,9 @@ class Sandbox(SandboxedEnvironment):
         return bool(super().is_safe_attribute(obj, attr, value))
 
 
-DATA = frozenset({Fact, FactSet, Source, dt.date})
+# Types whose every public attribute a template may read: the fact model's data, dates, and Jinja's
+# own `loop` (its public attributes are what the default check allows too, after testing each).
+DATA = frozenset({Fact, FactSet, Source, dt.date, LoopContext})
 DICT_METHODS = frozenset(dir(dict))
 
 

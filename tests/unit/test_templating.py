@@ -10,6 +10,7 @@ import pytest
 from babel import dates, numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jinja2.exceptions import SecurityError, UndefinedError
 
 from pipeline import compose, facts, templating
 from pipeline.errors import ComposeError
@@ -100,6 +101,31 @@ def test_dates_of_the_sources_are_known_numbers(tmp_path: Path) -> None:
 def test_undefined_filter_argument_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ComposeError, match=r"posts/t.en.j2:2: .*approx style 'fancy'"):
         _post(tmp_path, "{{ facts.trade_partners | approx('fancy') }}")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ facts.sister_cities.__class__ }}",  # a Fact
+        "{{ facts.sister_cities._hidden }}",
+        "{{ source.__class__.__mro__ }}",  # a Source
+        "{{ source.date.__class__ }}",  # a date
+        "{{ facts.__class__ }}",  # the facts dict
+        "{% for x in [1] %}{{ loop.__class__ }}{% endfor %}",
+        "{% for x in [1] %}{{ loop._after }}{% endfor %}",
+        "{{ facts.sister_cities.value.__class__.__subclasses__() }}",
+    ],
+)
+def test_the_sandbox_keeps_templates_out_of_internals(source: str) -> None:
+    """The quick paths for facts, sources, dates and `loop` still refuse anything but public data."""
+    with pytest.raises((SecurityError, UndefinedError)):
+        render(source)
+
+
+def test_the_quick_paths_read_public_data() -> None:
+    loop = "{% for x in facts.brand_events.items %}{{ loop.index }}{{ '' if loop.last else ',' }}{% endfor %}"
+    assert render(loop) == ",".join(str(i + 1) for i in range(len(FACTS.facts["brand_events"].items)))
+    assert render("{{ facts.sister_cities.value }} {{ source.date.year }}") == "23 2023"
 
 
 def test_today_is_not_a_number_source() -> None:
