@@ -31,18 +31,24 @@ def parse(text: str, template: str) -> tuple[Block, ...]:
     """The blocks of a rendered template. Each block's text is parsed once and remembered: posts of a
     campaign differ in a few figures, so most blocks come back as the very objects of earlier posts."""
     head, chunks = _split(text)
-    blocks, line = [], 1 if head is None else head.count("\n") + 2
     if head is not None and head.strip():
         raise ComposeError([Problem(template, _first_line(head), f"text before the first '{MARKER} kind' line")])
+    try:
+        return tuple(filter(None, map(_block, chunks)))
+    except _BadMarker:
+        raise _bad_marker(head, chunks, template) from None
+
+
+def _bad_marker(head: str | None, chunks: list[str], template: str) -> ComposeError:
+    """The error for the first bad marker line, with its line number (counted only when one fails)."""
+    line = 1 if head is None else head.count("\n") + 2
     for chunk in chunks:
         try:
-            block = _block(chunk)
+            _block(chunk)
         except _BadMarker as exc:
-            raise ComposeError([Problem(template, line, str(exc))]) from None
-        if block is not None:
-            blocks.append(block)
+            return ComposeError([Problem(template, line, str(exc))])
         line += chunk.count("\n") + 1
-    return tuple(blocks)
+    raise AssertionError("no bad marker line")  # parse() saw one
 
 
 def _split(text: str) -> tuple[str | None, list[str]]:

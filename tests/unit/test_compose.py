@@ -106,6 +106,9 @@ def test_block_markup_errors() -> None:
         parse("hello\n::: run\nx", "t.j2")
     with pytest.raises(ComposeError, match=re.escape("t.j2:2: unknown block 'poem'")):
         parse("::: run\n::: poem\nx", "t.j2")
+    text = "\n\n::: headline\nA\n\n  ::: run width=20\nb\nc\n::: slogan optional=x\nd"
+    with pytest.raises(ComposeError, match=re.escape("t.j2:9: bad block attribute 'optional=x'")):
+        parse(text, "t.j2")  # blank lines first, an indented marker line, then the bad one on line 9
 
 
 def test_variants_per_channel_and_language(project_dir: Path) -> None:
