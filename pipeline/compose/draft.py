@@ -39,7 +39,9 @@ class Draft:
         """Code points of all the pieces, each with a separator of that length: at least the joined text's."""
         found = self._lengths.get((piece, separator))
         if found is None:
-            found = self._lengths[piece, separator] = sum(len(p) + separator for p in self.pieces(piece) if p)
+            pieces = self.pieces(piece)
+            separators = separator * (len(pieces) - pieces.count(""))  # one per non-empty piece
+            found = self._lengths[piece, separator] = sum(map(len, pieces)) + separators
         return found
 
     def keep(self, gone: Collection[int]) -> tuple[int, ...]:

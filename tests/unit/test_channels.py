@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline import compose, config, facts, templating
 from pipeline.compose import channels, counting, fitting
-from pipeline.compose.blocks import parse
+from pipeline.compose.blocks import SEPARATOR, block_text, parse
 from pipeline.compose.breaker_zh import NO_END, NO_START
 from pipeline.compose.channels import Target, variant
 from pipeline.compose.draft import Draft, drop_order
@@ -118,6 +118,14 @@ def test_quick_fit_drops_exactly_what_the_stepwise_search_drops(
     draft = Draft(blocks)
     quick = None if gone is None else draft.kept(draft.keep(gone))
     assert quick == fitting.fit(blocks, _Sums(weights, rooms))  # the stepwise search, one keep() at a time
+
+
+@given(st.lists(st.tuples(st.sampled_from(["title", "run", "paragraph"]), st.text(min_size=1)), max_size=8))
+def test_a_drafts_length_is_its_joined_text_and_one_more_separator(rows: list[tuple[str, str]]) -> None:
+    """Measure.binds reads Draft.length as an upper bound of the text's code points."""
+    draft = Draft(tuple(Block(kind, (line,)) for kind, line in rows))
+    text = draft.text(draft.keep(()))
+    assert draft.length(block_text, len(SEPARATOR)) == (len(text) + len(SEPARATOR) if text else 0)
 
 
 class _Sums:
