@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
 
 from ..errors import ComposeError, Problem
 from ..model import Fact, FactSet, Source
@@ -37,9 +38,11 @@ class Sandbox(SandboxedEnvironment):
         """`facts.sister_cities`, `unit.en`: a dict's own key without first failing an attribute lookup
         (the answer Jinja gives too, unless the key shadows a dict method, which still wins)."""
         kind = type(obj)
-        if kind is dict and attribute in obj and attribute not in DICT_METHODS:
-            return obj[attribute]
-        if kind in DATA and not attribute.startswith("_"):
+        if kind is dict and attribute not in DICT_METHODS:
+            found = obj.get(attribute, missing)
+            if found is not missing:
+                return found
+        elif kind in DATA and attribute[:1] != "_":
             try:
                 return getattr(obj, attribute)  # data, never a str.format the sandbox must wrap
             except AttributeError:
