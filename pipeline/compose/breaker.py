@@ -161,15 +161,14 @@ def _best_line(
         used = span(i, j)
         if used > width + EPSILON and j > i + 1:
             break  # longer lines are wider still: any measure is assumed to grow as a line does
+        slack = (width - used) / width  # the line's badness, written out: it runs for every candidate line
+        badness = SCALE * slack * slack
+        if slack < -EPSILON:
+            badness += OVERFLOW
+        elif j == last:
+            badness *= LAST_WEIGHT
         lines, total = cost[j]
-        here = (lines + 1, total + _badness(used, width, j == last) + penalties[j])
+        here = (lines + 1, total + badness + penalties[j])
         if here < best:
             best, choice = here, j
     return best, choice
-
-
-def _badness(used: float, width: float, last: bool) -> float:
-    slack = (width - used) / width
-    if slack < -EPSILON:
-        return OVERFLOW + SCALE * slack * slack
-    return SCALE * slack * slack * (LAST_WEIGHT if last else 1.0)
