@@ -53,7 +53,8 @@ class _Paragraph:
     ends: tuple[int, ...]
     starts: tuple[int, ...]
     penalties: tuple[float, ...]
-    advance: tuple[float, ...]  # prefix sums of the default measure, per character
+    end_at: tuple[float, ...]  # the default measure of the text up to each cut's end,
+    start_at: tuple[float, ...]  # and up to its start: a line's width is end_at[j] - start_at[i]
 
 
 def break_lines(
@@ -98,12 +99,15 @@ def _analyse(paragraph: str, lang: str, protect: tuple[str, ...]) -> _Paragraph:
     inside = _inside_spans(text, protect, skip)
     kept = sorted(p for p in cuts if p not in inside)
     widths = itertools.repeat(1.0) if lang == "en" else map(_char_width, text)
+    advance = tuple(itertools.accumulate(itertools.islice(widths, len(text)), initial=0.0))
+    ends, starts = (0, *kept, len(text)), (0, *(p + skip for p in kept), len(text))
     return _Paragraph(
         text=text,
-        ends=(0, *kept, len(text)),
-        starts=(0, *(p + skip for p in kept), len(text)),
+        ends=ends,
+        starts=starts,
         penalties=(0.0, *(cuts[p] for p in kept), 0.0),
-        advance=tuple(itertools.accumulate(itertools.islice(widths, len(text)), initial=0.0)),
+        end_at=tuple(map(advance.__getitem__, ends)),
+        start_at=tuple(map(advance.__getitem__, starts)),
     )
 
 
@@ -126,25 +130,17 @@ def _inside_spans(text: str, protect: tuple[str, ...], skip: int) -> set[int]:
 
 
 def _lines(par: _Paragraph, width: float, measure: Measure | None) -> list[str]:
-    path = _choose(par, width, _span(par, measure))
+    path = _choose(par, width, measure)
     return [par.text[par.starts[i] : par.ends[j]] for i, j in itertools.pairwise(path)]
 
 
-def _span(par: _Paragraph, measure: Measure | None) -> Callable[[int, int], float]:
-    """The width of the line from cut i to cut j: prefix sums for the default measures, else measured whole."""
-    ends, starts, text, advance = par.ends, par.starts, par.text, par.advance
-    if measure is None:
-        return lambda i, j: advance[ends[j]] - advance[starts[i]]
-    return lambda i, j: measure(text[starts[i] : ends[j]])
-
-
-def _choose(par: _Paragraph, width: float, span: Callable[[int, int], float]) -> list[int]:
+def _choose(par: _Paragraph, width: float, measure: Measure | None) -> list[int]:
     """The cheapest path of cuts from the first to the last, by dynamic programming from the end."""
     last = len(par.ends) - 1
     cost: list[tuple[int, float]] = [(0, 0.0)] * (last + 1)
     after = [last] * (last + 1)
     for i in range(last - 1, -1, -1):
-        cost[i], after[i] = _best_line(i, par.penalties, width, span, cost)
+        cost[i], after[i] = _best_line(par, i, width, measure, cost)
     path = [0]
     while path[-1] != last:
         path.append(after[path[-1]])
@@ -152,13 +148,15 @@ def _choose(par: _Paragraph, width: float, span: Callable[[int, int], float]) ->
 
 
 def _best_line(
-    i: int, penalties: tuple[float, ...], width: float, span: Callable[[int, int], float], cost: list[tuple[int, float]]
+    par: _Paragraph, i: int, width: float, measure: Measure | None, cost: list[tuple[int, float]]
 ) -> tuple[tuple[int, float], int]:
-    """The best line starting at cut i: (lines, cost) of the rest of the paragraph, and where it ends."""
+    """The best line starting at cut i: (lines, cost) of the rest of the paragraph, and where it ends.
+    Its width is the measure of the whole line, or for the default measures a difference of prefix sums."""
+    penalties, end_at, start = par.penalties, par.end_at, par.start_at[i]
     last = len(penalties) - 1
     best, choice = (len(penalties) + 1, math.inf), i + 1
     for j in range(i + 1, last + 1):
-        used = span(i, j)
+        used = end_at[j] - start if measure is None else measure(par.text[par.starts[i] : par.ends[j]])
         if used > width + EPSILON and j > i + 1:
             break  # longer lines are wider still: any measure is assumed to grow as a line does
         slack = (width - used) / width  # the line's badness, written out: it runs for every candidate line
