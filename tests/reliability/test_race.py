@@ -19,6 +19,7 @@ LATENCY = 0.02  # each API answers in 20 ms, so that the workers' batches overla
 
 def test_two_workers_racing_claim_and_publish_each_delivery_once(harness: Harness) -> None:
     harness.set_latency(LATENCY)
+    raced: list[bool] = []  # per round: whether both workers got some
     for round_ in range(ROUNDS):
         ids = [i for post in range(POSTS) for i in harness.queue(f"race-{round_}-{post}")]
         go = harness.folder / f"go-{round_}"
@@ -33,7 +34,7 @@ def test_two_workers_racing_claim_and_publish_each_delivery_once(harness: Harnes
         claims = Counter(delivery for report in reports for delivery, _ in report.claimed())
         assert claims == Counter(ids), f"claimed other than once each: {claims - Counter(ids)}"
         assert {attempt for report in reports for _, attempt in report.claimed()} == {1}
-        assert all(report.claimed() for report in reports), "one worker never got any: no race"
+        raced.append(all(report.claimed() for report in reports))
         published = [report.of("done")[0]["outcomes"].get("published", 0) for report in reports]
         assert sum(published) == len(ids), published
         for delivery in harness.deliveries(ids):
@@ -42,3 +43,6 @@ def test_two_workers_racing_claim_and_publish_each_delivery_once(harness: Harnes
             assert harness.sent(delivery).requests == 1, delivery
         harness.check_settled(ids)
         print(f"round {round_}: {len(ids)} deliveries; one worker published {published[0]}, the other {published[1]}")
+    # a busy machine may let one worker take a whole round before the other is scheduled; every round is
+    # still checked for exactly-once, and at least one must have been a real race
+    assert any(raced), "in no round did both workers get deliveries: no race"
