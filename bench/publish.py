@@ -31,7 +31,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy
 
 from pipeline.clock import SystemClock
 from pipeline.config import ChannelConfig
@@ -123,7 +122,7 @@ SERIAL = itertools.count(1)  # numbers every post of the run: no text is ever se
 def numbered(example: Example, contract: Contract, index: int) -> Any:
     """The English variant with a number at the end of its text (and LinkedIn's commentary)."""
     variant = example.variant(contract.type, "en")
-    mark = " " + numpy.base_repr(index, 36).lower()  # at most 4 characters: every post stays within its limit
+    mark = f" {index:x}"  # 4 characters up to 65,535 posts: every post stays within its limit
     extra = dict(variant.extra)
     if "commentary" in extra:
         extra["commentary"] += mark

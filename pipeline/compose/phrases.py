@@ -1,72 +1,50 @@
-"""BudouX phrase boundaries, scored for a whole sentence at once with numpy.
+"""BudouX phrase boundaries, scored from per-position tables instead of per-feature lookups.
 
-BudouX's own `Parser.parse` scores each position in a Python loop of thirteen dictionary lookups
-(the characters and the two- and three-character strings around it). This computes exactly the
-same scores from BudouX's own Chinese model in a handful of array operations: characters become
-small ids (0 for any character the model never mentions, and for the padding past either end),
-every feature key packs its feature number and up to three ids into one int64, and all keys of all
-positions are looked up with one binary search. A test checks it against `Parser.parse`.
+BudouX's own `Parser.parse` scores each position with thirteen dictionary lookups: the characters
+at offsets -3..2, the two-character strings at -2, -1 and 0, and the three-character strings at
+-3..0. Each character and each string of a text is looked up here once, in a table that holds its
+scores for every feature it can take part in (a character's six, a pair's three, a triple's four),
+so a position's score is a sum of thirteen entries read by index. The text is padded with a
+character no feature mentions, so the edges need no tests: BudouX skips a feature that would
+reach past the text, and a padded string scores 0. A test checks it against `Parser.parse`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
+UNIGRAMS = ("UW1", "UW2", "UW3", "UW4", "UW5", "UW6")  # the character at offset -3, -2, -1, 0, 1, 2
+BIGRAMS = ("BW1", "BW2", "BW3")  # the pair starting at -2, -1, 0
+TRIGRAMS = ("TW1", "TW2", "TW3", "TW4")  # the triple starting at -3, -2, -1, 0
+PAD = "\0" * 3  # in no feature of the model (checked when it loads)
 
-Ints = npt.NDArray[np.int64]
-BITS = 14  # bits per character id (the model mentions a few thousand characters)
-PAD = 3  # padding positions on each side, so that every offset stays inside the array
-# feature → the offsets of its characters from the position before which a phrase may start
-FEATURES = {
-    "UW1": (-3,), "UW2": (-2,), "UW3": (-1,), "UW4": (0,), "UW5": (1,), "UW6": (2,),
-    "BW1": (-2, -1), "BW2": (-1, 0), "BW3": (0, 1),
-    "TW1": (-3, -2, -1), "TW2": (-2, -1, 0), "TW3": (-1, 0, 1), "TW4": (0, 1, 2),
-}  # fmt: skip
+Scores = tuple[int, ...]
 
 
 @dataclass(frozen=True)
-class _Model:
-    chars: Ints  # code points the model mentions, sorted; a character's id is its index + 1
-    keys: Ints  # every packed feature key, sorted
-    scores: Ints  # the score of each key
-    offsets: Ints  # (feature, slot): offset of the slot's character, left-padded with "none"
+class _Tables:
+    unigrams: dict[str, Scores]
+    bigrams: dict[str, Scores]
+    trigrams: dict[str, Scores]
     threshold: float  # a phrase starts where the summed score exceeds this
-
-    def ids(self, text: str) -> Ints:
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        found = np.minimum(np.searchsorted(self.chars, codes), len(self.chars) - 1)
-        return np.where(self.chars[found] == codes, found + 1, 0)
-
-
-NONE = 10**6  # a slot a feature does not use; it reads the id 0
 
 
 @functools.cache
-def _model() -> _Model:
+def _tables() -> _Tables:
     import budoux  # loaded on first use: the model takes a while to read
 
     model = budoux.load_default_simplified_chinese_parser().model
-    chars = np.array(sorted({ord(c) for group in model.values() for key in group for c in key}), dtype=np.int64)
-    index = {int(code): i + 1 for i, code in enumerate(chars)}
-    entries = sorted(
-        (_pack(number, [index[ord(c)] for c in key]), score)
-        for number, feature in enumerate(FEATURES)
-        for key, score in model.get(feature, {}).items()
-    )
-    offsets = np.array([(NONE,) * (3 - len(o)) + o for o in FEATURES.values()], dtype=np.int64)
+    assert not any("\0" in key for group in model.values() for key in group), "the padding is in the model"
     threshold = sum(sum(group.values()) for group in model.values()) * 0.5
-    keys, scores = (np.array(column, dtype=np.int64) for column in zip(*entries, strict=True))
-    return _Model(chars, keys, scores, offsets, threshold)
+    return _Tables(_table(model, UNIGRAMS), _table(model, BIGRAMS), _table(model, TRIGRAMS), threshold)
 
 
-def _pack(number: int, ids: list[int]) -> int:
-    packed = number
-    for char_id in [0] * (3 - len(ids)) + ids:
-        packed = (packed << BITS) | char_id
-    return packed
+def _table(model: dict[str, dict[str, int]], features: Sequence[str]) -> dict[str, Scores]:
+    """Every string any of these features mentions, with its score in each of them (0 where none)."""
+    groups = [model.get(feature, {}) for feature in features]
+    return {key: tuple(group.get(key, 0) for group in groups) for key in set().union(*groups)}
 
 
 def boundaries(text: str) -> set[int]:
@@ -74,15 +52,22 @@ def boundaries(text: str) -> set[int]:
     n = len(text)
     if n < 2:
         return {n}
-    model = _model()
-    ids = np.zeros(n + 2 * PAD + 1, dtype=np.int64)  # the last element is the "none" slot's 0
-    ids[PAD : PAD + n] = model.ids(text)
-    positions = np.arange(PAD + 1, PAD + n, dtype=np.int64)
-    where = np.where(model.offsets[:, :, None] == NONE, -1, model.offsets[:, :, None] + positions)
-    slots = ids[where]  # (feature, slot, position)
-    packed = np.arange(len(FEATURES), dtype=np.int64)[:, None]
-    for slot in range(3):
-        packed = (packed << BITS) | slots[:, slot, :]
-    found = np.minimum(np.searchsorted(model.keys, packed), len(model.keys) - 1)
-    scores = np.where(model.keys[found] == packed, model.scores[found], 0).sum(axis=0)
-    return {int(i) + 1 for i in np.flatnonzero(scores > model.threshold)} | {n}
+    tables, padded = _tables(), PAD + text + PAD
+    u = _scores(tables.unigrams, padded, 1, 6)
+    b = _scores(tables.bigrams, padded, 2, 3)
+    t = _scores(tables.trigrams, padded, 3, 4)
+    found = {n}
+    for k in range(4, n + 3):  # position i = k - 3 of the text, from 1 to n - 1
+        score = u[k - 3][0] + u[k - 2][1] + u[k - 1][2] + u[k][3] + u[k + 1][4] + u[k + 2][5]
+        score += b[k - 2][0] + b[k - 1][1] + b[k][2] + t[k - 3][0] + t[k - 2][1] + t[k - 1][2] + t[k][3]
+        if score > tables.threshold:
+            found.add(k - 3)
+    return found
+
+
+def _scores(table: dict[str, Scores], padded: str, size: int, features: int) -> list[Scores]:
+    """The table's scores of the string of `size` characters starting at each index of `padded`."""
+    none = (0,) * features
+    if size == 1:
+        return [table.get(char, none) for char in padded]
+    return [table.get(padded[k : k + size], none) for k in range(len(padded) - size + 1)]
