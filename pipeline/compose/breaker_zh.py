@@ -7,6 +7,7 @@ A candidate is a position p: a line may end before text[p]. Lower penalty = more
 from __future__ import annotations
 
 import functools
+import re
 
 import regex
 from uniseg.linebreak import line_break_boundaries  # type: ignore[import-untyped, unused-ignore]
@@ -18,8 +19,9 @@ NO_END = frozenset("“‘（《「『【〔〈([{")
 CLAUSE = frozenset("，。！？；：")
 CLOSING = "”’）》」』】〕〉)]}"
 AFTER = regex.compile(r"[，。！？；：、”’）》」』】〕〉)\]}\s]")
-HAN = regex.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")  # plain ideographs: line break class ID, wide
-HAN_RUN = regex.compile(r"中{2,}")
+# Plain ideographs: line break class ID, wide. re, not regex: it scans a plain class twice as fast.
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+HAN_RUN = re.compile(r"中{2,}")
 UNITS = "个所家位名项座条年月日万亿%‰届次倍"
 # 第16位, ¥3, 220多个, 30.5%, 1,000, COVID-19, 220+: each one unbreakable atom.
 ATOM = regex.compile(
