@@ -402,7 +402,7 @@ ctx = {{"lang": "zh", "subject": "沈阳", "facts": {{"sister_cities": fact}}, "
 root = Path({str(ROOT)!r})
 render_card(load_card_template(root / "templates/cards/stat.yaml"), ctx, (540, 675), Path({str(tmp_path)!r}),
             templating.environment(root / "templates"))
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("fontTools", "numpy")))
+print(sorted(m for m in sys.modules if m.split(".")[0] == "fontTools"))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
