@@ -162,15 +162,22 @@ def test_every_han_character_is_a_plain_ideograph_for_uax14() -> None:
         assert not extended_pictographic(char), hex(code)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.text(
-        alphabet=st.sampled_from(
-            "沈阳城市国际传播影响力在含港澳台地区内的全国中位列第一东北，。！、16个所abc 《》“”😀"
-        ),
-        max_size=60,
-    )
+def _model_characters() -> list[str]:
+    import budoux
+
+    model = budoux.load_default_simplified_chinese_parser().model
+    return sorted({char for group in model.values() for key in group for char in key})
+
+
+PHRASE_TEXT = st.text(
+    alphabet=st.sampled_from("沈阳城市国际传播影响力在含港澳台地区内的全国中位列第一东北，。！、16个所abc 《》“”😀\0")
+    | st.sampled_from(_model_characters()),  # every character BudouX's model mentions, the padding too
+    max_size=60,
 )
+
+
+@settings(max_examples=500, deadline=None)
+@given(PHRASE_TEXT)
 def test_phrase_boundaries_are_budoux_exactly(text: str) -> None:
     import budoux
 
