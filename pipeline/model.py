@@ -1,4 +1,4 @@
-"""The values that flow through the pipeline: frozen, typed, free of I/O."""
+"""The values that flow through the pipeline: immutable (a Variant by convention), typed, free of I/O."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class Memo(Generic[K, V]):
         self.old: dict[K, V] = {}
 
     def __call__(self, key: K) -> V:
-        found = self.new.get(key, _MISSING)  # one lookup: a block's hash is a Python call
+        found = self.new.get(key, _MISSING)  # one lookup: a block's tuple hash is made anew on each
         return self._miss(key) if found is _MISSING else found  # type: ignore[return-value]
 
     def many(self, keys: Iterable[K]) -> list[V]:

@@ -36,7 +36,8 @@ def _tables() -> _Tables:
     import budoux  # loaded on first use: the model takes a while to read
 
     model = budoux.load_default_simplified_chinese_parser().model
-    assert not any("\0" in key for group in model.values() for key in group), "the padding is in the model"
+    if any("\0" in key for group in model.values() for key in group):
+        raise RuntimeError("BudouX's model mentions the padding character U+0000")
     threshold = sum(sum(group.values()) for group in model.values()) * 0.5
     return _Tables(_table(model, UNIGRAMS), _table(model, BIGRAMS), _table(model, TRIGRAMS), threshold)
 
