@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import regex
@@ -207,14 +207,34 @@ def x_valid_chars(text: str) -> list[str]:
 
 
 @functools.cache
-def _maybe_joining() -> re.Pattern[str]:
-    """Runs of code points that may be _JOINING: those of the BMP exactly, and every astral one.
-
-    The re module scans a BMP class several times faster than the regex module scans properties.
-    """
+def _joining_class() -> str:
+    """The code points that may be _JOINING, as a class body: those of the BMP exactly, and every
+    astral one. The re module scans a BMP class several times faster than the regex module scans
+    properties."""
     bmp = "".join(map(chr, range(0x10000)))
     ranges = "".join(rf"\u{m.start():04x}-\u{m.end() - 1:04x}" for m in _JOINING.finditer(bmp))
-    return re.compile(rf"[{ranges}\U00010000-\U0010ffff]+")
+    return rf"{ranges}\U00010000-\U0010ffff"
+
+
+@functools.cache
+def _maybe_joining() -> re.Pattern[str]:
+    """A run of code points that may be _JOINING."""
+    return re.compile(f"[{_joining_class()}]+")
+
+
+@functools.cache
+def _not_joining() -> re.Pattern[str]:
+    """A run of code points that cannot join, possibly empty: matching it takes half the time of
+    searching for the others."""
+    return re.compile(f"[^{_joining_class()}]*")
+
+
+def _joining_runs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each run of code points that may be _JOINING, in order."""
+    skip, run, at = _not_joining().match, _maybe_joining().match, 0
+    while (gap := skip(text, at)) and (found := run(text, gap.end())):  # a gap always matches; a run ends it
+        yield found.span()
+        at = found.end()
 
 
 def _graphemes(text: str) -> int:
@@ -227,8 +247,8 @@ def _graphemes(text: str) -> int:
         return len(text) - text.count("\r\n")
     count = len(text)
     regions: list[list[int]] = []
-    for maybe in _maybe_joining().finditer(text):
-        for match in _JOINING.finditer(text, maybe.start(), maybe.end()):
+    for start, stop in _joining_runs(text):
+        for match in _JOINING.finditer(text, start, stop):
             low, high = max(match.start() - 1, 0), min(match.end() + 1, count)
             if regions and low < regions[-1][1]:
                 regions[-1][1] = high
@@ -261,8 +281,10 @@ def mastodon_length(text: str, spoiler: str = "") -> int:
 
 
 def _mastodon_units(text: str) -> int:
-    """Mastodon's count of text as a paragraph, between line breaks (see the module docstring)."""
-    return mastodon_length("\n" + text + "\n") - 2
+    """Mastodon's count of text as a paragraph, between line breaks (see the module docstring): the
+    text's own, less a final CR (a URL or a mention never ends in one). Paragraphs with no URL and no
+    mention are counted as Bluesky counts them, so the two channels share the count."""
+    return _paragraph_graphemes(_mastodon_countable(text))
 
 
 def _utf8_bytes(text: str) -> int:
@@ -325,15 +347,16 @@ def _code_points(text: str) -> int:
 
 
 # The counters that scan a whole text, remembered: a channel's text recurs from post to post when
-# the blocks it drops to fit are the ones whose figures changed.
+# the blocks it drops to fit are the ones whose figures changed. Graphemes are remembered for
+# paragraphs too: Mastodon and Bluesky count the same ones.
 _x_count = Memo(x_length, 512)
 _mastodon_count = Memo(mastodon_length, 512)
-_bluesky_count = Memo(_graphemes, 512)
+_grapheme_count = Memo(_graphemes, 4096)
 
 
-def _bluesky_units(text: str) -> int:
+def _paragraph_graphemes(text: str) -> int:
     """Graphemes of text as a paragraph: a final CR joins the LF of the break after it."""
-    return _graphemes(text) - text.endswith("\r")
+    return _grapheme_count(text) - text.endswith("\r")
 
 
 @dataclass(frozen=True)
@@ -368,7 +391,7 @@ LIMITS: dict[str, tuple[TextLimit, ...]] = {
     "x": (TextLimit("x", "text", 280, _x_count, "weighted characters", _x_units, per_char=None),),
     "mastodon": (TextLimit("mastodon", "status", 500, _mastodon_count, "characters", _mastodon_units, per_char=None),),
     "bluesky": (
-        TextLimit("bluesky", "text", 300, _bluesky_count, "graphemes", _bluesky_units),
+        TextLimit("bluesky", "text", 300, _grapheme_count, "graphemes", _paragraph_graphemes),
         TextLimit("bluesky", "text", 3000, _utf8_bytes, "UTF-8 bytes", _utf8_bytes, per_char=4),
     ),
     "telegram": (

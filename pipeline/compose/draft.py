@@ -8,6 +8,7 @@ kept blocks' pieces.
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import filterfalse
 
 from ..model import Block
 from .blocks import SEPARATOR, block_text
@@ -46,7 +47,7 @@ class Draft:
 
     def keep(self, gone: Collection[int]) -> tuple[int, ...]:
         """The indexes of the blocks left when those `gone` are dropped, for kept() and join()."""
-        return tuple(i for i in range(len(self.blocks)) if i not in gone) if gone else self._all
+        return tuple(filterfalse(gone.__contains__, self._all)) if gone else self._all
 
     def kept(self, keep: tuple[int, ...]) -> tuple[Block, ...]:
         return self.blocks if keep is self._all else tuple(map(self.blocks.__getitem__, keep))

@@ -483,6 +483,12 @@ def test_the_fast_grapheme_class_holds_every_joining_bmp_code_point() -> None:
     bmp = "".join(map(chr, range(0x10000)))
     joining = {m.span() for m in counting._JOINING.finditer(bmp)}
     assert {m.span() for m in counting._maybe_joining().finditer(bmp)} == joining
+    assert set(counting._joining_runs(bmp)) == joining  # the gaps between runs are their complement
+
+
+@pytest.mark.parametrize("text", ["", "abc", "e\u0301", "\u0301x", "\r\n", "a\r", "😀x\u200d", "新\U000e0020"])
+def test_joining_runs_are_the_maybe_joining_matches(text: str) -> None:
+    assert list(counting._joining_runs(text)) == [m.span() for m in counting._maybe_joining().finditer(text)]
 
 
 @pytest.mark.parametrize(
