@@ -67,8 +67,16 @@ def break_lines(
     lines: list[str] = []
     for paragraph in text.split("\n"):
         if paragraph.strip():
-            lines += _lines(_analyse(paragraph, lang, keep), width, measure)
+            whole = _whole(paragraph, lang, width, measure)
+            lines += [whole] if whole is not None else _lines(_analyse(paragraph, lang, keep), width, measure)
     return lines
+
+
+def _whole(paragraph: str, lang: str, width: float, measure: Measure | None) -> str | None:
+    """The paragraph as its one line when it fits: the fewest lines, whatever its breaks would be."""
+    line = " ".join(paragraph.split()) if lang == "en" else paragraph
+    used = measure(line) if measure is not None else len(line) if lang == "en" else zh_width(line)
+    return line if used <= width + EPSILON else None
 
 
 def legal_breaks(paragraph: str, lang: str, protect: Sequence[str] = ()) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ conjunction, a preposition, a determiner, a verb; anywhere else costs the most.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Sequence
@@ -43,8 +44,10 @@ def core(word: str) -> str:
 
 
 def gap_penalties(words: Sequence[str]) -> list[float | None]:
-    """Penalty of a break after words[k], for every k but the last."""
-    penalties = [_penalty(left, right) for left, right in itertools.pairwise(words)]
+    """Penalty of a break after words[k], for every k but the last. A gap's penalty depends on its two
+    words only, and a new paragraph mostly repeats the word pairs of earlier ones (a new figure makes
+    two new pairs), so each pair is weighed once."""
+    penalties = list(itertools.starmap(_penalty, itertools.pairwise(words)))
     for start, end in _capitalised_runs(words):
         inside = None if end - start <= MAX_NAME_WORDS else PEN_TITLE
         for k in range(start, end - 1):
@@ -52,6 +55,7 @@ def gap_penalties(words: Sequence[str]) -> list[float | None]:
     return penalties
 
 
+@functools.lru_cache(maxsize=16384)
 def _penalty(left: str, right: str) -> float | None:
     if _forbidden(left, right):
         return None
@@ -86,6 +90,7 @@ def _capitalised_runs(words: Sequence[str]) -> list[tuple[int, int]]:
     return runs
 
 
+@functools.lru_cache(maxsize=16384)
 def _joined(left: str, right: str) -> bool:
     return _capitalised(left) and left[-1].isalnum() and right[0].isupper() and _capitalised(right)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import string
 from collections.abc import Callable
 
 from hypothesis import given, settings
@@ -108,7 +109,7 @@ def test_chinese_protected_spans_stay_whole(data: st.DataObject, text: str, widt
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=HAN[:4] + "16ab，。“”（）%…— \u3000😀\u0301\u200d-'\"$", max_size=16))
+@given(st.text(alphabet=HAN[:4] + "1609abzAZ，。“”（）%…— \u3000😀\u0301\u200d-'\"$.,/+", max_size=16))
 def test_fast_uax14_agrees_with_uniseg(text: str) -> None:
     assert uax14_breaks(text) == set(line_break_boundaries(text))
 
@@ -152,6 +153,16 @@ def test_english_protected_spans_stay_whole(data: st.DataObject, text: str, widt
     positions = set(cuts(break_lines(text, "en", width, protect=[span]), 1))
     for match in re.finditer(f"(?=({re.escape(span)}))", normal):
         assert not positions & set(range(match.start(), match.start() + len(span)))
+
+
+def test_ascii_digits_and_letters_are_each_alike_for_uax14() -> None:
+    """uax14_breaks spells them 0 and a: it relies on UAX #14 reading nothing else of them."""
+
+    def kind(char: str) -> tuple[str, str, bool]:
+        return line_break(char), east_asian_width(char), extended_pictographic(char)
+
+    for group, spelled in ((string.digits, "0"), (string.ascii_letters, "a")):
+        assert {kind(char) for char in group} == {kind(spelled)}, group
 
 
 def test_every_han_character_is_a_plain_ideograph_for_uax14() -> None:
