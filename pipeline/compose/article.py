@@ -96,20 +96,17 @@ def digest(blocks: tuple[Block, ...]) -> str:
 
 def _block_html(block: Block) -> str:
     style = STYLES.get(block.kind, STYLES["paragraph"])
-    mark = _escape if block.kind == "source" else _figures
+    lines = list(map(_escape, block.lines))
+    if block.kind != "source":  # figures marked in one pass: escaping drops NUL, so NUL parts the lines
+        lines = NUMBER.sub(_figure, "\0".join(lines)).split("\0")
     if block.kind == "run":
-        lines = "".join(f'<p style="{style}">{mark(line)}</p>' for line in block.lines)
-        return f'<section style="{STYLES["runs"]}">{lines}</section>'
-    return f'<p style="{style}">{"<br>".join(map(mark, block.lines))}</p>'
+        paragraphs = f'</p><p style="{style}">'.join(lines)
+        return f'<section style="{STYLES["runs"]}"><p style="{style}">{paragraphs}</p></section>'
+    return f'<p style="{style}">{"<br>".join(lines)}</p>'
 
 
 def _escape(line: str) -> str:
     return line.replace("\r\n", "\n").translate(ESCAPE) if SPECIAL.search(line) else line
-
-
-def _figures(line: str) -> str:
-    """The line escaped, with every figure in it set in the figure style."""
-    return NUMBER.sub(_figure, _escape(line))
 
 
 def _figure(number: regex.Match[str]) -> str:
