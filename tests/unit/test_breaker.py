@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.compose import breaker
 from pipeline.compose.breaker import break_lines, legal_breaks, zh_width
 from pipeline.compose.breaker_zh import NO_END, NO_START
 
@@ -134,3 +135,13 @@ def test_bad_arguments_are_refused() -> None:
         break_lines("text", "fr", 10)
     with pytest.raises(ValueError):
         break_lines("text", "en", 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "width", "line"),
+    [("位列第1000位，", "zh", 16.0, "位列第1000位，"), ("  ranks   No.1 ", "en", 40.0, "ranks No.1")],
+)
+def test_a_paragraph_that_fits_is_one_line_without_analysis(text: str, lang: str, width: float, line: str) -> None:
+    before = breaker._analyse.cache_info().misses
+    assert break_lines(text, lang, width) == [line]
+    assert breaker._analyse.cache_info().misses == before
