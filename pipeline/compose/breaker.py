@@ -31,7 +31,7 @@ import itertools
 import math
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import breaker_en, breaker_zh
 
@@ -45,8 +45,7 @@ OVERFLOW = 1000.0  # added for a line wider than `width` (a single unbreakable s
 EPSILON = 1e-9
 
 
-@dataclass(frozen=True)
-class _Paragraph:
+class _Paragraph(NamedTuple):
     """Cut k ends one line at ends[k] and starts the next at starts[k]; cut 0 and the last are the edges."""
 
     text: str  # en: the words joined by single spaces; zh: the paragraph itself
@@ -106,22 +105,26 @@ def _analyse(paragraph: str, lang: str, protect: tuple[str, ...]) -> _Paragraph:
     skip = 1 if lang == "en" else 0  # an English break swallows the space
     inside = _inside_spans(text, protect, skip)
     kept = sorted(p for p in cuts if p not in inside)
-    widths = itertools.repeat(1.0) if lang == "en" else map(_char_width, text)
-    advance = tuple(itertools.accumulate(itertools.islice(widths, len(text)), initial=0.0))
     ends, starts = (0, *kept, len(text)), (0, *(p + skip for p in kept), len(text))
+    at = _advance(text) if lang == "zh" else None  # en: a line's width is its length
     return _Paragraph(
         text=text,
         ends=ends,
         starts=starts,
         penalties=(0.0, *(cuts[p] for p in kept), 0.0),
-        end_at=tuple(map(advance.__getitem__, ends)),
-        start_at=tuple(map(advance.__getitem__, starts)),
+        end_at=tuple(map(float, ends) if at is None else map(at.__getitem__, ends)),
+        start_at=tuple(map(float, starts) if at is None else map(at.__getitem__, starts)),
     )
+
+
+def _advance(text: str) -> tuple[float, ...]:
+    """zh_width of each prefix of the text."""
+    return tuple(itertools.accumulate(map(_char_width, text), initial=0.0))
 
 
 def _cuts_en(paragraph: str) -> tuple[str, dict[int, float]]:
     words = paragraph.split()
-    spaces = [after - 1 for after in itertools.accumulate(len(word) + 1 for word in words[:-1])]
+    spaces = list(itertools.accumulate(map(len, words[:-1]), lambda at, length: at + 1 + length))  # after each word
     penalties = breaker_en.gap_penalties(words)
     return " ".join(words), {p: pen for p, pen in zip(spaces, penalties, strict=True) if pen is not None}
 

@@ -81,12 +81,11 @@ def _capitalised_runs(words: Sequence[str]) -> list[tuple[int, int]]:
     """Word ranges [start, end) of two or more joined capitalised words: Northeast China."""
     runs: list[tuple[int, int]] = []
     start = 0
-    for k in range(1, len(words) + 1):
-        if k < len(words) and _joined(words[k - 1], words[k]):
-            continue
-        if k - start > 1:
-            runs.append((start, k))
-        start = k
+    for joined, pairs in itertools.groupby(map(_joined, words, words[1:])):
+        count = len(list(pairs))
+        if joined:
+            runs.append((start, start + count + 1))
+        start += count
     return runs
 
 
