@@ -68,7 +68,7 @@ def _numbers(texts: Iterable[str]) -> frozenset[str]:
 
 def check(blocks: tuple[Block, ...], state: PostState, template: str) -> None:
     """Fail naming each number that neither the facts nor a filter nor a literal vouches for."""
-    if state.numbers.issuperset(frozenset().union(*_block_numbers.many(blocks))):
+    if all(map(state.numbers.issuperset, _block_numbers.many(blocks))):
         return
     problems = [
         Problem(template, 0, f"the number {number} in {line!r} comes from no fact (mark it with literal() if intended)")
