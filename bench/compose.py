@@ -8,10 +8,13 @@ channel's limits and checked for number provenance. Facts are loaded and templat
 as in the scheduler; cards are not rendered (bench/cards measures those).
 Rows:
   - "repeat fires": the same facts fired again and again (the steady state of a campaign);
-  - "new figures every post": every post has its own sister-city and trade figures, never used
-    before in the process (nor by an earlier pass), so the paragraphs that state them, and every
+  - "new figures every post": every post has its own sister-city, trade and impact-rank figures,
+    never used before in the process (nor by an earlier pass), so the paragraphs that state them,
+    the short-line run that states the rank (broken anew by the short-line breaker), and every
     count over them, are new to every cache;
-  - "new figures, breaker cold": as above, with the breaker's per-paragraph analysis cleared too.
+  - "new figures, breaker cold": as above, and the breaker remembers nothing from post to post (its
+    broken lines and its per-paragraph analysis are cleared before each post), so every line of
+    the new run is broken from scratch.
 All rows run on one core.
 """
 
@@ -29,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import compose, config, facts, templating
-from pipeline.compose import breaker
+from pipeline.compose import breaker, runs
 from pipeline.model import FactSet, Variant
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +40,7 @@ TARGET = 2_000.0
 
 
 Compose = Callable[[FactSet, str], list[Variant]]
+NEW_FIGURES = ("sister_cities", "trade_partners", "impact_rank")  # two paragraphs and a run state them
 
 
 def composer() -> tuple[Compose, FactSet]:
@@ -53,7 +57,7 @@ def composer() -> tuple[Compose, FactSet]:
 
 
 def with_figures(fact_set: FactSet, n: int) -> FactSet:
-    changed = {key: dataclasses.replace(fact_set.facts[key], value=n) for key in ("sister_cities", "trade_partners")}
+    changed = {key: dataclasses.replace(fact_set.facts[key], value=n) for key in NEW_FIGURES}
     return dataclasses.replace(fact_set, facts=fact_set.facts | changed)
 
 
@@ -63,6 +67,7 @@ def posts_per_second(make: Compose, fact_set: FactSet, posts: int, mode: str, fi
     elapsed = 0.0
     for n, post_facts in enumerate(inputs):
         if mode == "cold":
+            runs._break.cache_clear()
             breaker._analyse.cache_clear()
         start = time.perf_counter()
         make(post_facts, f"shenyang-profile@{n}")

@@ -57,7 +57,6 @@ def seed(project: Path, posts: int) -> int:
     return first
 
 
-
 @contextmanager
 def serving(project: Path) -> Iterator[str]:
     """`shortline serve` in its own process, until the block ends."""
