@@ -74,8 +74,9 @@ def break_lines(
 def _whole(paragraph: str, lang: str, width: float, measure: Measure | None) -> str | None:
     """The paragraph as its one line when it fits: the fewest lines, whatever its breaks would be."""
     line = " ".join(paragraph.split()) if lang == "en" else paragraph
-    used = measure(line) if measure is not None else len(line) if lang == "en" else zh_width(line)
-    return line if used <= width + EPSILON else None
+    if measure is None and lang == "zh" and not len(line) <= width:  # a character is ½ or 1 wide
+        return line if 0.5 * len(line) <= width + EPSILON and zh_width(line) <= width + EPSILON else None
+    return line if (len(line) if measure is None else measure(line)) <= width + EPSILON else None
 
 
 def legal_breaks(paragraph: str, lang: str, protect: Sequence[str] = ()) -> tuple[int, ...]:
