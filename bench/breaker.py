@@ -8,7 +8,8 @@ sentences) at four widths, with the default measures, on one core. Two rows per 
     digits of a counter), so that the paragraphs are new to the process, and the per-paragraph
     analysis cache is cleared before each width: budoux, UAX #14 and the phrase rules run again for
     every paragraph (shared per-character caches stay);
-  - "re-broken": the analysis is cached, as when a card is fitted at several font sizes.
+  - "re-broken": the analysis is cached, as when a card is fitted at several font sizes; only the
+    dynamic programme runs (the lines broken at a width are forgotten before each pass).
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ def one_pass(lang: str, cold: bool) -> float:
     lines, elapsed = 0, 0.0
     corpus = [FIGURE.sub(_new_figure, text) for text in CORPUS[lang]] if cold else CORPUS[lang]
     for width in WIDTHS[lang]:
-        if cold:
-            breaker._analyse.cache_clear()
+        breaker.cache_clear(analyses=cold)  # lines are always broken anew
         start = time.perf_counter()
         lines += sum(len(breaker.break_lines(text, lang, width)) for text in corpus)
         elapsed += time.perf_counter() - start

@@ -71,7 +71,7 @@ def posts_per_second(make: Compose, fact_set: FactSet, posts: int, mode: str, fi
     for n, post_facts in enumerate(inputs):
         if mode == "cold":
             runs._break.cache_clear()
-            breaker._analyse.cache_clear()
+            breaker.cache_clear()
         start = time.perf_counter()
         make(post_facts, f"shenyang-profile@{n}")
         elapsed += time.perf_counter() - start

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -43,6 +44,8 @@ SCALE = 100.0  # the badness of a line left entirely empty
 LAST_WEIGHT = 0.25
 OVERFLOW = 1000.0  # added for a line wider than `width` (a single unbreakable segment)
 EPSILON = 1e-9
+DIGIT = re.compile("[0-9]")
+DIGITS_ALIKE = str.maketrans("123456789", "0" * 9)
 
 
 class _Paragraph(NamedTuple):
@@ -66,17 +69,22 @@ def break_lines(
     lines: list[str] = []
     for paragraph in text.split("\n"):
         if paragraph.strip():
-            whole = _whole(paragraph, lang, width, measure)
-            lines += [whole] if whole is not None else _lines(_analyse(paragraph, lang, keep), width, measure)
+            lines += _lines(paragraph, lang, keep, width, measure)
     return lines
 
 
-def _whole(paragraph: str, lang: str, width: float, measure: Measure | None) -> str | None:
-    """The paragraph as its one line when it fits: the fewest lines, whatever its breaks would be."""
-    line = " ".join(paragraph.split()) if lang == "en" else paragraph
+def cache_clear(analyses: bool = True) -> None:
+    """Forget the lines of every paragraph broken so far, and with `analyses` what each paragraph's
+    analysis found (benchmarks start cold with it)."""
+    _spans.cache_clear()
+    if analyses:
+        _analyse.cache_clear()
+
+
+def _fits(line: str, lang: str, width: float, measure: Measure | None) -> bool:
     if measure is None and lang == "zh" and not len(line) <= width:  # a character is ½ or 1 wide
-        return line if 0.5 * len(line) <= width + EPSILON and zh_width(line) <= width + EPSILON else None
-    return line if (len(line) if measure is None else measure(line)) <= width + EPSILON else None
+        return 0.5 * len(line) <= width + EPSILON and zh_width(line) <= width + EPSILON
+    return (len(line) if measure is None else measure(line)) <= width + EPSILON
 
 
 def legal_breaks(paragraph: str, lang: str, protect: Sequence[str] = ()) -> tuple[int, ...]:
@@ -141,9 +149,32 @@ def _inside_spans(text: str, protect: tuple[str, ...], skip: int) -> set[int]:
     return inside
 
 
-def _lines(par: _Paragraph, width: float, measure: Measure | None) -> list[str]:
-    path = _choose(par, width, measure)
-    return [par.text[par.starts[i] : par.ends[j]] for i, j in itertools.pairwise(path)]
+def _lines(paragraph: str, lang: str, protect: tuple[str, ...], width: float, measure: Measure | None) -> list[str]:
+    """A paragraph's lines: the paragraph itself when it fits (the fewest lines, whatever its breaks)."""
+    text = " ".join(paragraph.split()) if lang == "en" else paragraph
+    if _fits(text, lang, width, measure):
+        return [text]
+    if measure is not None:
+        par = _analyse(paragraph, lang, protect)
+        return [text[par.starts[i] : par.ends[j]] for i, j in itertools.pairwise(_choose(par, width, measure))]
+    return [text[start:end] for start, end in _spans(*_shape(paragraph, lang, protect), width)]
+
+
+def _shape(paragraph: str, lang: str, protect: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """What the default measure's breaks depend on. In English no rule and no width tells one ASCII digit
+    from another, so they are all spelled 0, and a paragraph whose figures changed is broken as before
+    (unless a protected span holds a digit: its twins must not be protected too)."""
+    if lang == "en" and not any(map(DIGIT.search, protect)):
+        return paragraph.translate(DIGITS_ALIKE), lang, protect
+    return paragraph, lang, protect
+
+
+@functools.lru_cache(maxsize=8192)
+def _spans(paragraph: str, lang: str, protect: tuple[str, ...], width: float) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each line of the paragraph with the default measure, in its text (en: its words
+    joined by single spaces)."""
+    par = _analyse(paragraph, lang, protect)
+    return tuple((par.starts[i], par.ends[j]) for i, j in itertools.pairwise(_choose(par, width, None)))
 
 
 def _choose(par: _Paragraph, width: float, measure: Measure | None) -> list[int]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from uniseg.linebreak import east_asian_width, extended_pictographic, line_break, line_break_boundaries
 
-from pipeline.compose import breaker_zh, phrases
+from pipeline.compose import breaker, breaker_zh, phrases
 from pipeline.compose.breaker import break_lines, legal_breaks, zh_width
 from pipeline.compose.breaker_zh import NO_END, NO_START, uax14_breaks
 
@@ -196,3 +196,15 @@ def test_phrase_boundaries_are_budoux_exactly(text: str) -> None:
         itertools.accumulate(len(chunk) for chunk in budoux.load_default_simplified_chinese_parser().parse(text))
     )
     assert phrases.boundaries(text) == (expected or {0})
+
+
+@settings(max_examples=300, deadline=None)
+@given(en_text, widths, st.sampled_from([(), ("Hong Kong,",), ("220 city",)]))
+def test_english_digits_do_not_move_the_breaks(text: str, width: int, protect: tuple[str, ...]) -> None:
+    """English paragraphs are broken with their ASCII digits spelled 0 (so that new figures reuse the
+    breaks of old ones): the lines are those the paragraph's own analysis gives."""
+    for paragraph in filter(str.strip, text.split("\n")):
+        par = breaker._analyse(paragraph, "en", protect)
+        path = breaker._choose(par, width, None)
+        expected = [par.text[par.starts[i] : par.ends[j]] for i, j in itertools.pairwise(path)]
+        assert breaker._lines(paragraph, "en", protect, width, None) == expected
