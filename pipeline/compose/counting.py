@@ -232,7 +232,7 @@ def _not_joining() -> re.Pattern[str]:
 def _joining_runs(text: str) -> Iterator[tuple[int, int]]:
     """(start, stop) of each run of code points that may be _JOINING, in order."""
     skip, run, at = _not_joining().match, _maybe_joining().match, 0
-    while (gap := skip(text, at)) and (found := run(text, gap.end())):  # a gap always matches; a run ends it
+    while (gap := skip(text, at)) and (found := run(text, gap.end())):  # a gap always matches, maybe empty
         yield found.span()
         at = found.end()
 
