@@ -96,7 +96,7 @@ def digest(blocks: tuple[Block, ...]) -> str:
 
 def _block_html(block: Block) -> str:
     style = STYLES.get(block.kind, STYLES["paragraph"])
-    lines = list(map(_escape, block.lines))
+    lines = list(map(_escape, block.lines)) if SPECIAL.search("".join(block.lines)) else list(block.lines)
     if block.kind != "source":  # figures marked in one pass: escaping drops NUL, so NUL parts the lines
         lines = NUMBER.sub(_figure, "\0".join(lines)).split("\0")
     if block.kind == "run":

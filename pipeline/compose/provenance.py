@@ -58,8 +58,9 @@ def _date_numbers(day: dt.date | None) -> frozenset[str]:
 
 @Memo
 def _block_numbers(block: Block) -> frozenset[str]:
-    """The numbers in a block's lines (blocks recur from post to post: see blocks.parse)."""
-    return _numbers(block.lines)
+    """The numbers in a block's lines (blocks recur from post to post: see blocks.parse), read in one
+    pass: a number never spans a line break."""
+    return number_tokens("\n".join(block.lines))
 
 
 def _numbers(texts: Iterable[str]) -> frozenset[str]:

@@ -38,6 +38,8 @@ def __getattr__(name: str) -> regex.Pattern[str]:
 @functools.lru_cache(maxsize=8192)
 def number_tokens(text: str) -> frozenset[str]:
     """The numbers in a text, with grouping commas removed: "1,234 and 4.5" → {"1234", "4.5"}."""
+    if text.isascii() and text.isdigit():  # a figure as a filter prints it
+        return frozenset((text,))
     tokens = _number().findall(text)
     return frozenset(token.replace(",", "") for token in tokens) if "," in text else frozenset(tokens)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import regex
 from babel import dates, numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from pipeline import compose, facts, templating
 from pipeline.errors import ComposeError
-from pipeline.templating import locales
+from pipeline.templating import locales, state
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS = facts.load(REPO / "facts/shenyang.yaml")
@@ -159,3 +160,11 @@ def test_other_date_forms_are_left_to_babel() -> None:
 def test_a_locale_grouping_otherwise_is_left_to_babel() -> None:
     assert locales.format_decimal(1234567, "hi_IN") == "12,34,567"
     assert locales.format_decimal(Decimal("1234.5"), "zh_Hans_CN") == "1,234.5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.from_regex(r"[0-9]{1,12}", fullmatch=True), st.text(max_size=12)))
+def test_number_tokens_reads_a_bare_figure_as_the_pattern_does(text: str) -> None:
+    """A text of ASCII digits only is its own number, without the regex; anything else takes it."""
+    expected = {token.replace(",", "") for token in regex.findall(state.NUMBER_PATTERN, text)}
+    assert state.number_tokens.__wrapped__(text) == expected
