@@ -47,7 +47,7 @@ SCALE = 100.0  # the badness of a line left entirely empty
 LAST_WEIGHT = 0.25
 OVERFLOW = 1000.0  # added for a line wider than `width` (a single unbreakable segment)
 EPSILON = 1e-9
-DIGIT = re.compile("[0-9]")
+DIGIT, NONZERO_DIGIT = re.compile("[0-9]"), re.compile("[1-9]")
 DIGITS_ALIKE = str.maketrans("123456789", "0" * 9)
 
 
@@ -167,7 +167,7 @@ def _shape(paragraph: str, lang: str, protect: tuple[str, ...]) -> tuple[str, st
     """What the default measure's breaks depend on. In English no rule and no width tells one ASCII digit
     from another, so they are all spelled 0, and a paragraph whose figures changed is broken as before
     (unless a protected span holds a digit: its twins must not be protected too)."""
-    if lang == "en" and not any(map(DIGIT.search, protect)):
+    if lang == "en" and NONZERO_DIGIT.search(paragraph) and not any(map(DIGIT.search, protect)):
         return paragraph.translate(DIGITS_ALIKE), lang, protect
     return paragraph, lang, protect
 
