@@ -9,7 +9,7 @@ sentences) at four widths, with the default measures, on one core. Two rows per 
     analysis cache is cleared before each width: budoux, UAX #14 and the phrase rules run again for
     every paragraph (shared per-character caches stay);
   - "re-broken": the analysis is cached, as when a card is fitted at several font sizes; only the
-    dynamic programme runs (the lines broken at a width are forgotten before each pass).
+    dynamic programme runs (the lines broken at each width are forgotten before it).
 """
 
 from __future__ import annotations

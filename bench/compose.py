@@ -12,7 +12,8 @@ Rows:
     used before in the process (nor by an earlier pass), so the paragraphs that state them, and
     every count over them, are new to every cache;
   - "new figures every post": as above, and a new impact rank too, which a short-line run states: the
-    breaker breaks that new line in every post;
+    run is new in every post and goes through the breaker (an English line whose digits alone changed
+    takes the breaks found for its shape before; a Chinese one that fits is its own line);
   - "new figures, breaker cold": as above, and the breaker remembers nothing from post to post (its
     broken lines and its per-paragraph analysis are cleared before each post), so every line of
     the new run is broken from scratch.
