@@ -10,7 +10,7 @@ Rules, for both languages:
     words joined by single spaces, so " ".join(lines) == " ".join(paragraph.split()).
   - `protect` spans are never broken inside.
   - `measure` (default: en `len`, zh `zh_width`) is called on whole candidate lines and only
-    assumed to grow as a line grows; the default measures use per-character prefix sums.
+    assumed to grow as a line grows; the default measures use prefix sums (en: the offsets).
 English (breaker_en): break at spaces only. Best after clause punctuation (, ; : — . ! ?),
 then before a conjunction, a preposition, a determiner, a verb. Never after a number
 ("23 | sister"), between a qualifier and its number ("than | 220"), inside a run of up to three
@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from . import breaker_en, breaker_zh
 
-__all__ = ["break_lines", "legal_breaks", "zh_width"]
+__all__ = ["break_lines", "cache_clear", "legal_breaks", "zh_width"]
 
 Measure = Callable[[str], float]
 LANGS = ("en", "zh")
