@@ -10,6 +10,7 @@ are set in bold colour.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -96,7 +97,7 @@ def digest(blocks: tuple[Block, ...]) -> str:
 
 def _block_html(block: Block) -> str:
     style = STYLES.get(block.kind, STYLES["paragraph"])
-    lines = list(map(_escape, block.lines)) if SPECIAL.search("".join(block.lines)) else list(block.lines)
+    lines: Sequence[str] = list(map(_escape, block.lines)) if SPECIAL.search("".join(block.lines)) else block.lines
     if block.kind != "source":  # figures marked in one pass: escaping drops NUL, so NUL parts the lines
         lines = NUMBER.sub(_figure, "\0".join(lines)).split("\0")
     if block.kind == "run":

@@ -160,16 +160,16 @@ def _lines(paragraph: str, lang: str, protect: tuple[str, ...], width: float, me
     if measure is not None:
         par = _analyse(paragraph, lang, protect)
         return [text[par.starts[i] : par.ends[j]] for i, j in itertools.pairwise(_choose(par, width, measure))]
-    return [text[start:end] for start, end in _spans(*_shape(paragraph, lang, protect), width)]
+    return [text[start:end] for start, end in _spans(_shape(paragraph, lang, protect), lang, protect, width)]
 
 
-def _shape(paragraph: str, lang: str, protect: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+def _shape(paragraph: str, lang: str, protect: tuple[str, ...]) -> str:
     """What the default measure's breaks depend on. In English no rule and no width tells one ASCII digit
     from another, so they are all spelled 0, and a paragraph whose figures changed is broken as before
     (unless a protected span holds a digit: its twins must not be protected too)."""
     if lang == "en" and NONZERO_DIGIT.search(paragraph) and not any(map(DIGIT.search, protect)):
-        return paragraph.translate(DIGITS_ALIKE), lang, protect
-    return paragraph, lang, protect
+        return paragraph.translate(DIGITS_ALIKE)
+    return paragraph
 
 
 @functools.lru_cache(maxsize=8192)
